@@ -1,0 +1,101 @@
+//! Training-step benchmark: ms/step for arch × disc-act × backend × batch × probes on/off.
+//!
+//! `cargo bench --bench step -- [--arch dcgan,mlp] [--acts relu,leaky] [--backends flex]
+//!  [--batches 64] [--warmup 3] [--steps 15]`. Each configuration runs `warmup` untimed steps,
+//! then `steps` timed ones, each ending with the read-back of its scalars (so asynchronous
+//! backends are timed to completion). Prints median, min and max ms/step, and the probes' overhead.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use clap::Parser;
+use gan::cli::{Act, Arch, BackendKind};
+use gan::device;
+use gan::model::NetConfig;
+use gan::train::step::Gan;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_delimiter = ',', default_value = "dcgan")]
+    arch: Vec<Arch>,
+    #[arg(long, value_delimiter = ',', default_value = "relu,leaky")]
+    acts: Vec<Act>,
+    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    backends: Vec<BackendKind>,
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    batches: Vec<usize>,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    #[arg(long, default_value_t = 15)]
+    steps: usize,
+    #[arg(long)]
+    threads: Option<u32>,
+    /// cargo bench passes --bench; accepted and ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    device::set_threads(args.threads);
+    println!("threads: {}", rayon::current_num_threads());
+    println!("{:<6} {:<6} {:<8} {:>5} {:<6} {:>9} {:>9} {:>9}", "arch", "act", "backend", "batch", "probes", "median", "min", "max");
+    for &backend in &args.backends {
+        let dev = device::open(backend)?.device;
+        for &arch in &args.arch {
+            for &batch in &args.batches {
+                for &act in &args.acts {
+                    let mut medians = [0.0; 2];
+                    for (i, probe) in [false, true].into_iter().enumerate() {
+                        let t = time_steps(&dev, arch, act, batch, probe, args.warmup, args.steps)?;
+                        println!(
+                            "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9.1} {:>9.1} {:>9.1}",
+                            format!("{arch:?}").to_lowercase(),
+                            act.name(),
+                            format!("{backend:?}").to_lowercase(),
+                            batch,
+                            if probe { "on" } else { "off" },
+                            t.0,
+                            t.1,
+                            t.2
+                        );
+                        medians[i] = t.0;
+                    }
+                    println!("       probe overhead: {:+.1}%", (medians[1] / medians[0] - 1.0) * 100.0);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (median, min, max) ms per step.
+fn time_steps(dev: &Device, arch: Arch, act: Act, batch: usize, probe: bool, warmup: usize, steps: usize) -> Result<(f64, f64, f64)> {
+    dev.seed(1);
+    let ad = dev.clone().autodiff();
+    let net = NetConfig {
+        arch,
+        image_size: 28,
+        channels: 1,
+        latent_dim: 100,
+        disc_act: act,
+        gen_act: Act::Relu,
+        alpha: 0.2,
+        disc_batch_norm: true,
+    };
+    let mut gan = Gan::new(&net, 2e-4, 0.5, &ad)?;
+    let real = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &ad);
+    let z = || Tensor::<2>::random([batch, 100], Distribution::Normal(0.0, 1.0), &ad);
+    let mut times = Vec::with_capacity(steps);
+    for i in 0..warmup + steps {
+        let t = Instant::now();
+        gan.step(real.clone(), z(), z(), probe).read()?;
+        if i >= warmup {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], times[0], times[times.len() - 1]))
+}

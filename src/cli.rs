@@ -1,0 +1,220 @@
+//! Command-line interface: flags, their defaults, and the checks on their values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// Train a GAN and measure what ReLU vs LeakyReLU does to the discriminator's gradients.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gan",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "With no subcommand, `gan` trains (same as `gan train`).\n\
+                  Example: gan --disc-act relu --steps 1000   # then open outputs/<run>/samples/final.png"
+)]
+pub struct Cli {
+    /// What to do; training when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Training flags, when no subcommand is given.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a generator/discriminator pair and write a run directory (the default action).
+    Train(TrainArgs),
+}
+
+/// A hidden-layer activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Act {
+    /// max(0, x): exactly zero gradient for every non-positive input.
+    Relu,
+    /// x for x > 0, alpha·x otherwise: the gradient never vanishes.
+    Leaky,
+}
+
+/// The generator/discriminator architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Convolutional DCGAN (strided convolutions, batch norm).
+    Dcgan,
+    /// Fully connected pair (two hidden layers each).
+    Mlp,
+}
+
+/// Where the training images come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    /// Built-in procedurally drawn outlines (circle, square, triangle, cross); no files needed.
+    Shapes,
+}
+
+/// The burn backend that runs the tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn's ndarray CPU backend (slow transposed convolutions: fine for mlp and tiny batches).
+    Ndarray,
+    /// burn's flex CPU backend, multithreaded and SIMD: the fast CPU choice.
+    Flex,
+    /// GPU through wgpu (Vulkan, Metal or DX12).
+    Wgpu,
+}
+
+/// Flags of a training run.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct TrainArgs {
+    /// Discriminator hidden activation.
+    #[arg(long, value_enum, default_value_t = Act::Leaky)]
+    pub disc_act: Act,
+    /// Negative slope of LeakyReLU, in [0, 1).
+    #[arg(long, default_value_t = 0.2, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Generator hidden activation (DCGAN uses ReLU); LeakyReLU uses --alpha.
+    #[arg(long, value_enum, default_value_t = Act::Relu)]
+    pub gen_act: Act,
+    /// Network architecture.
+    #[arg(long, value_enum, default_value_t = Arch::Dcgan)]
+    pub arch: Arch,
+    /// Training data.
+    #[arg(long, value_enum, default_value_t = DatasetKind::Shapes)]
+    pub dataset: DatasetKind,
+    /// Image height and width in pixels (dcgan: 4..7 times a power of two ≥ 4, e.g. 28, 32, 64).
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(8..=256))]
+    pub image_size: u32,
+    /// Number of images the shapes dataset draws.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dataset_size: u32,
+    /// Training steps (one discriminator and one generator update each).
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Images per batch (real and fake batches alike).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch_size: u32,
+    /// Adam learning rate of both networks.
+    #[arg(long, default_value_t = 2e-4, value_parser = parse_lr)]
+    pub lr: f64,
+    /// Adam beta1 of both networks, in [0, 1).
+    #[arg(long, default_value_t = 0.5, value_parser = parse_beta)]
+    pub beta1: f64,
+    /// Length of the generator's noise vector.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub latent_dim: u32,
+    /// Seed of everything random: data, initial weights, noise, batch order.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Tensor backend: flex is the fast CPU default, ndarray the plain CPU one, wgpu the GPU.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+    /// CPU threads for flex/ndarray (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// Parent folder of run directories.
+    #[arg(long, default_value = "outputs")]
+    pub out: PathBuf,
+    /// Run directory name (default: dataset-arch-activation-seed-timestamp); never overwritten.
+    #[arg(long, value_parser = parse_name)]
+    pub name: Option<String>,
+    /// Write a metrics.csv row every N steps (and at the last step).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_every: u64,
+    /// Write a fixed-noise sample grid every N steps (0: only at start and end).
+    #[arg(long, default_value_t = 250)]
+    pub sample_every: u64,
+    /// Images in each sample grid.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub sample_count: u32,
+    /// Skip the gradient-sparsity probes (they normally run on every logged step).
+    #[arg(long)]
+    pub no_probes: bool,
+    /// A unit counts as persistently dead when dead in each of the last N logged steps.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub dead_window: u32,
+    /// No progress bar: a plain line every tenth of the run.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..1.0).contains(&v) { Ok(v) } else { Err(format!("alpha must be in [0, 1), got {v}")) }
+}
+
+fn parse_beta(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..1.0).contains(&v) { Ok(v) } else { Err(format!("beta1 must be in [0, 1), got {v}")) }
+}
+
+fn parse_lr(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("learning rate must be in (0, 1], got {v}"))
+    }
+}
+
+fn parse_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c));
+    if ok { Ok(s.to_string()) } else { Err(format!("run name '{s}' must be letters, digits, '-', '_', '.', '+'")) }
+}
+
+impl Act {
+    /// Lowercase name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Act::Relu => "relu",
+            Act::Leaky => "leaky",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("gan").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bare_and_train_subcommand_agree() {
+        let bare = parse(&["--disc-act", "relu", "--steps", "7"]).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.train.disc_act, Act::Relu);
+        let sub = parse(&["train", "--disc-act", "relu", "--steps", "7"]).unwrap();
+        let Some(Command::Train(t)) = sub.command else { panic!("expected train") };
+        assert_eq!(t.steps, 7);
+        assert_eq!(t.disc_act, Act::Relu);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for bad in [
+            &["--alpha", "-0.1"][..],
+            &["--alpha", "1"],
+            &["--steps", "0"],
+            &["--batch-size", "0"],
+            &["--lr", "0"],
+            &["--lr", "nan"],
+            &["--disc-act", "tanh"],
+            &["--backend", "cuda"],
+            &["--name", "../x"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse(&["--alpha", "0"]).is_ok());
+    }
+}

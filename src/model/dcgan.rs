@@ -1,0 +1,178 @@
+//! DCGAN generator and discriminator, sized to the image.
+//!
+//! An image of side `size = base · 2^k` (base in 4..=7, k ≥ 2) gets k up/down-sampling stages:
+//! 28 = 7·2² (the classic MNIST DCGAN), 32 = 4·2³, 64 = 4·2⁴. G starts from a base×base map of
+//! 256 channels and halves them each stage; D mirrors it from 64 channels up.
+
+use anyhow::{Result, bail};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::tanh;
+
+use super::activation::Activation;
+use super::tap::Tap;
+use super::NetConfig;
+
+/// DCGAN's weight init: N(0, 0.02).
+const INIT: Initializer = Initializer::Normal { mean: 0.0, std: 0.02 };
+/// Channels of G's first feature map (halved at every stage).
+const G_WIDTH: usize = 256;
+/// Channels of D's first feature map (doubled at every stage).
+const D_WIDTH: usize = 64;
+
+/// Splits `size` into (base, stages) with size = base · 2^stages, base in 4..=7, stages ≥ 2.
+pub fn stages(size: usize) -> Result<(usize, usize)> {
+    let mut base = size;
+    let mut k = 0;
+    while base % 2 == 0 && base > 7 {
+        base /= 2;
+        k += 1;
+    }
+    if !(4..=7).contains(&base) || k < 2 {
+        bail!(
+            "image size {size} does not fit the dcgan architecture: it needs base·2^k with base 4..7 \
+             and k ≥ 2 (e.g. 28, 32, 48, 64); use one of those or --arch mlp"
+        );
+    }
+    Ok((base, k))
+}
+
+/// One upsampling stage of G: transposed conv (×2), batch norm, activation.
+#[derive(Module, Debug)]
+pub struct UpBlock {
+    conv: ConvTranspose2d,
+    norm: BatchNorm,
+}
+
+/// DCGAN generator: noise → base×base map → k-1 upsampling blocks → image in [-1, 1].
+#[derive(Module, Debug)]
+pub struct DcganGenerator {
+    project: ConvTranspose2d,
+    project_norm: BatchNorm,
+    blocks: Vec<UpBlock>,
+    to_image: ConvTranspose2d,
+    act: Activation,
+    latent_dim: usize,
+}
+
+impl DcganGenerator {
+    /// Builds G for `cfg` on `device`.
+    pub fn new(cfg: &NetConfig, device: &Device) -> Result<Self> {
+        let (base, k) = stages(cfg.image_size)?;
+        let widths: Vec<usize> = (0..k).map(|i| G_WIDTH >> i).collect();
+        let up = |cin, cout| {
+            ConvTranspose2dConfig::new([cin, cout], [4, 4])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .with_initializer(INIT)
+        };
+        let blocks = widths
+            .windows(2)
+            .map(|w| UpBlock {
+                conv: up(w[0], w[1]).with_bias(false).init(device),
+                norm: BatchNormConfig::new(w[1]).init(device),
+            })
+            .collect();
+        Ok(DcganGenerator {
+            project: ConvTranspose2dConfig::new([cfg.latent_dim, widths[0]], [base, base])
+                .with_bias(false)
+                .with_initializer(INIT)
+                .init(device),
+            project_norm: BatchNormConfig::new(widths[0]).init(device),
+            blocks,
+            to_image: up(widths[k - 1], cfg.channels).init(device),
+            act: Activation::new(cfg.gen_act, cfg.alpha),
+            latent_dim: cfg.latent_dim,
+        })
+    }
+
+    /// Maps noise `[B, latent]` to images `[B, C, S, S]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let [b, _] = z.dims();
+        let x = z.reshape([b, self.latent_dim, 1, 1]);
+        let mut x = self.act.forward(self.project_norm.forward(self.project.forward(x)));
+        for block in &self.blocks {
+            x = self.act.forward(block.norm.forward(block.conv.forward(x)));
+        }
+        tanh(self.to_image.forward(x))
+    }
+}
+
+/// One downsampling stage of D: strided conv (÷2), optional batch norm.
+#[derive(Module, Debug)]
+pub struct DownBlock {
+    conv: Conv2d,
+    norm: Option<BatchNorm>,
+}
+
+/// DCGAN discriminator: k strided conv stages (batch norm after the first) → one logit.
+#[derive(Module, Debug)]
+pub struct DcganDiscriminator {
+    blocks: Vec<DownBlock>,
+    to_logit: Conv2d,
+    act: Activation,
+}
+
+impl DcganDiscriminator {
+    /// Builds D for `cfg` on `device`.
+    pub fn new(cfg: &NetConfig, device: &Device) -> Result<Self> {
+        let (base, k) = stages(cfg.image_size)?;
+        let mut blocks = Vec::with_capacity(k);
+        let mut cin = cfg.channels;
+        for i in 0..k {
+            let cout = D_WIDTH << i;
+            // No batch norm on the first layer, as in DCGAN; none at all when asked.
+            let norm = (i > 0 && cfg.disc_batch_norm).then(|| BatchNormConfig::new(cout).init(device));
+            let conv = Conv2dConfig::new([cin, cout], [4, 4])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(norm.is_none())
+                .with_initializer(INIT)
+                .init(device);
+            blocks.push(DownBlock { conv, norm });
+            cin = cout;
+        }
+        Ok(DcganDiscriminator {
+            blocks,
+            to_logit: Conv2dConfig::new([cin, 1], [base, base]).with_initializer(INIT).init(device),
+            act: Activation::new(cfg.disc_act, cfg.alpha),
+        })
+    }
+
+    /// Number of hidden activation layers.
+    pub fn hidden_layers(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Maps images `[B, C, S, S]` to logits `[B]`, showing each pre-activation to `tap`.
+    pub fn forward(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        let mut x = x;
+        for (l, block) in self.blocks.iter().enumerate() {
+            let mut z = block.conv.forward(x);
+            if let Some(norm) = &block.norm {
+                z = norm.forward(z);
+            }
+            x = self.act.forward(tap.tap(l, z));
+        }
+        let logits = self.to_logit.forward(x);
+        let [b, ..] = logits.dims();
+        logits.reshape([b])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supported_sizes_split_into_stages() {
+        assert_eq!(stages(28).unwrap(), (7, 2));
+        assert_eq!(stages(32).unwrap(), (4, 3));
+        assert_eq!(stages(64).unwrap(), (4, 4));
+        assert_eq!(stages(48).unwrap(), (6, 3));
+        for bad in [27, 30, 14, 8, 100] {
+            assert!(stages(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

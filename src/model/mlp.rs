@@ -1,0 +1,129 @@
+//! Fully connected generator and discriminator (two hidden layers each).
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::tanh;
+
+use super::activation::Activation;
+use super::tap::Tap;
+use super::NetConfig;
+
+/// Hidden widths of G (D uses them reversed).
+const WIDTHS: [usize; 2] = [256, 512];
+
+/// MLP generator: noise → 256 → 512 → image in [-1, 1].
+#[derive(Module, Debug)]
+pub struct MlpGenerator {
+    hidden: Vec<Linear>,
+    to_image: Linear,
+    act: Activation,
+    channels: usize,
+    size: usize,
+}
+
+impl MlpGenerator {
+    /// Builds G for `cfg` on `device`.
+    pub fn new(cfg: &NetConfig, device: &Device) -> Self {
+        let pixels = cfg.channels * cfg.image_size * cfg.image_size;
+        MlpGenerator {
+            hidden: vec![
+                LinearConfig::new(cfg.latent_dim, WIDTHS[0]).init(device),
+                LinearConfig::new(WIDTHS[0], WIDTHS[1]).init(device),
+            ],
+            to_image: LinearConfig::new(WIDTHS[1], pixels).init(device),
+            act: Activation::new(cfg.gen_act, cfg.alpha),
+            channels: cfg.channels,
+            size: cfg.image_size,
+        }
+    }
+
+    /// Maps noise `[B, latent]` to images `[B, C, S, S]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let [b, _] = z.dims();
+        let mut x = z;
+        for layer in &self.hidden {
+            x = self.act.forward(layer.forward(x));
+        }
+        tanh(self.to_image.forward(x)).reshape([b, self.channels, self.size, self.size])
+    }
+}
+
+/// MLP discriminator: image → 512 → 256 → one logit.
+#[derive(Module, Debug)]
+pub struct MlpDiscriminator {
+    hidden: Vec<Linear>,
+    to_logit: Linear,
+    act: Activation,
+}
+
+impl MlpDiscriminator {
+    /// Builds D for `cfg` on `device`.
+    pub fn new(cfg: &NetConfig, device: &Device) -> Self {
+        let pixels = cfg.channels * cfg.image_size * cfg.image_size;
+        MlpDiscriminator {
+            hidden: vec![
+                LinearConfig::new(pixels, WIDTHS[1]).init(device),
+                LinearConfig::new(WIDTHS[1], WIDTHS[0]).init(device),
+            ],
+            to_logit: LinearConfig::new(WIDTHS[0], 1).init(device),
+            act: Activation::new(cfg.disc_act, cfg.alpha),
+        }
+    }
+
+    /// Number of hidden activation layers.
+    pub fn hidden_layers(&self) -> usize {
+        self.hidden.len()
+    }
+
+    /// Maps images `[B, C, S, S]` to logits `[B]`, showing each pre-activation to `tap`.
+    pub fn forward(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        let [b, c, h, w] = x.dims();
+        let mut x = x.reshape([b, c * h * w]);
+        for (l, layer) in self.hidden.iter().enumerate() {
+            x = self.act.forward(tap.tap(l, layer.forward(x)));
+        }
+        self.to_logit.forward(x).reshape([b])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Act, Arch};
+    use crate::probe::SparsityTap;
+    use burn::module::Param;
+
+    #[test]
+    fn a_forced_dead_unit_is_counted_and_starves_only_under_relu() {
+        let _lock = crate::SEED_LOCK.lock().unwrap();
+        let dev = Device::flex().autodiff();
+        let x = Tensor::<4>::random([8, 1, 28, 28], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+        for (act, starved) in [(Act::Relu, true), (Act::Leaky, false)] {
+            dev.seed(3);
+            let cfg = NetConfig {
+                arch: Arch::Mlp,
+                image_size: 28,
+                channels: 1,
+                latent_dim: 8,
+                disc_act: act,
+                gen_act: Act::Relu,
+                alpha: 0.2,
+                disc_batch_norm: true,
+            };
+            let mut d = MlpDiscriminator::new(&cfg, &dev);
+            // Unit 5 of the first hidden layer: a bias so negative no input can wake it.
+            let bias = d.hidden[0].bias.as_ref().unwrap().val().inner();
+            let kill = Tensor::<1>::zeros([WIDTHS[1]], &bias.device()).slice_assign([5..6], Tensor::full([1], -1e4, &bias.device()));
+            d.hidden[0].bias = Some(Param::from_tensor((bias + kill).autodiff()));
+
+            let mut tap = SparsityTap::new(&dev);
+            let grads = d.forward(x.clone(), &mut tap).mean().backward();
+            let weight_grad = d.hidden[0].weight.val().grad(&grads).unwrap(); // [in, out]
+            let into_unit: Vec<f32> = weight_grad.slice([0..784, 5..6]).into_data().try_into_vec().unwrap();
+            let stats = crate::probe::tests_support::read_dead(tap.finish(&grads));
+            assert!(stats[0][5], "{act:?}: unit 5 not counted dead");
+            let all_zero = into_unit.iter().all(|&g| g == 0.0);
+            assert_eq!(all_zero, starved, "{act:?}: incoming weight gradients all zero = {all_zero}");
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The generator/discriminator pair, for either architecture.
+
+pub mod activation;
+pub mod dcgan;
+pub mod mlp;
+pub mod tap;
+
+use anyhow::Result;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Act, Arch};
+use dcgan::{DcganDiscriminator, DcganGenerator};
+use mlp::{MlpDiscriminator, MlpGenerator};
+pub use tap::{NoTap, Tap};
+
+/// Everything that defines the two networks' shapes and activations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetConfig {
+    /// Architecture of both networks.
+    pub arch: Arch,
+    /// Image side in pixels.
+    pub image_size: usize,
+    /// Image channels.
+    pub channels: usize,
+    /// Noise vector length.
+    pub latent_dim: usize,
+    /// Discriminator hidden activation.
+    pub disc_act: Act,
+    /// Generator hidden activation.
+    pub gen_act: Act,
+    /// LeakyReLU negative slope.
+    pub alpha: f64,
+    /// Batch norm in the discriminator's middle layers (dcgan only).
+    pub disc_batch_norm: bool,
+}
+
+/// The generator, either architecture.
+#[derive(Module, Debug)]
+pub enum Generator {
+    /// Convolutional.
+    Dcgan(DcganGenerator),
+    /// Fully connected.
+    Mlp(MlpGenerator),
+}
+
+impl Generator {
+    /// Builds G for `cfg` on `device`.
+    pub fn new(cfg: &NetConfig, device: &Device) -> Result<Self> {
+        Ok(match cfg.arch {
+            Arch::Dcgan => Generator::Dcgan(DcganGenerator::new(cfg, device)?),
+            Arch::Mlp => Generator::Mlp(MlpGenerator::new(cfg, device)),
+        })
+    }
+
+    /// Maps noise `[B, latent]` to images `[B, C, S, S]` in [-1, 1].
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        match self {
+            Generator::Dcgan(g) => g.forward(z),
+            Generator::Mlp(g) => g.forward(z),
+        }
+    }
+}
+
+/// The discriminator, either architecture.
+#[derive(Module, Debug)]
+pub enum Discriminator {
+    /// Convolutional.
+    Dcgan(DcganDiscriminator),
+    /// Fully connected.
+    Mlp(MlpDiscriminator),
+}
+
+impl Discriminator {
+    /// Builds D for `cfg` on `device`.
+    pub fn new(cfg: &NetConfig, device: &Device) -> Result<Self> {
+        Ok(match cfg.arch {
+            Arch::Dcgan => Discriminator::Dcgan(DcganDiscriminator::new(cfg, device)?),
+            Arch::Mlp => Discriminator::Mlp(MlpDiscriminator::new(cfg, device)),
+        })
+    }
+
+    /// Number of hidden activation layers (the layers the sparsity probes watch).
+    pub fn hidden_layers(&self) -> usize {
+        match self {
+            Discriminator::Dcgan(d) => d.hidden_layers(),
+            Discriminator::Mlp(d) => d.hidden_layers(),
+        }
+    }
+
+    /// Maps images `[B, C, S, S]` to logits `[B]`, showing each hidden pre-activation to `tap`.
+    pub fn forward(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        match self {
+            Discriminator::Dcgan(d) => d.forward(x, tap),
+            Discriminator::Mlp(d) => d.forward(x, tap),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::activation::Activation;
+
+    fn cfg(arch: Arch, disc_act: Act) -> NetConfig {
+        NetConfig {
+            arch,
+            image_size: 28,
+            channels: 1,
+            latent_dim: 8,
+            disc_act,
+            gen_act: Act::Relu,
+            alpha: 0.2,
+            disc_batch_norm: true,
+        }
+    }
+
+    fn values(t: Tensor<1>) -> Vec<f32> {
+        t.into_data().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn leaky_passes_negatives_at_slope_alpha_and_relu_blocks_them() {
+        let dev = Device::flex().autodiff();
+        let input = [-2.0, -0.5, 0.0, 1.5];
+        for (act, want_out, want_grad) in [
+            (Act::Relu, [0.0, 0.0, 0.0, 1.5], [0.0, 0.0, 0.0, 1.0]),
+            (Act::Leaky, [-0.6, -0.15, 0.0, 1.5], [0.3, 0.3, 0.3, 1.0]),
+        ] {
+            let x = Tensor::<1>::from_floats(input, &dev).require_grad();
+            let y = Activation::new(act, 0.3).forward(x.clone());
+            let grads = y.clone().sum().backward();
+            let out = values(y);
+            let grad = values(x.grad(&grads).unwrap());
+            for i in 0..4 {
+                assert!((out[i] - want_out[i]).abs() < 1e-6, "{act:?} out {out:?}");
+                // At exactly 0, burn's ReLU gives 0 and LeakyReLU alpha: both non-positive branches.
+                assert!((grad[i] - want_grad[i]).abs() < 1e-6, "{act:?} grad {grad:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn disc_activation_changes_the_output_for_the_same_weights() {
+        let _lock = crate::SEED_LOCK.lock().unwrap();
+        let dev = Device::flex();
+        let x = Tensor::<4>::random([4, 1, 28, 28], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+        for arch in [Arch::Dcgan, Arch::Mlp] {
+            let out = |act| {
+                dev.seed(11); // same seed, same draw order: identical weights
+                let d = Discriminator::new(&cfg(arch, act), &dev).unwrap();
+                values(d.forward(x.clone(), &mut NoTap))
+            };
+            let (relu, relu_again, leaky) = (out(Act::Relu), out(Act::Relu), out(Act::Leaky));
+            assert_eq!(relu, relu_again, "{arch:?}: same weights should give the same output");
+            assert_ne!(relu, leaky, "{arch:?}: activation made no difference");
+        }
+    }
+
+    #[test]
+    fn shapes_of_both_architectures() {
+        let dev = Device::flex();
+        for arch in [Arch::Dcgan, Arch::Mlp] {
+            let c = cfg(arch, Act::Leaky);
+            let g = Generator::new(&c, &dev).unwrap();
+            let d = Discriminator::new(&c, &dev).unwrap();
+            let img = g.forward(Tensor::zeros([3, 8], &dev));
+            assert_eq!(img.dims(), [3, 1, 28, 28]);
+            assert_eq!(d.forward(img, &mut NoTap).dims(), [3]);
+            assert_eq!(d.hidden_layers(), 2);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Hooks on the discriminator's hidden pre-activations, for measuring what flows through them.
+
+use burn::prelude::*;
+
+/// Sees (and may replace) each hidden pre-activation z_l of the discriminator, in layer order.
+pub trait Tap {
+    /// Called with layer `l`'s pre-activation; returns the tensor the forward pass continues with.
+    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D>;
+}
+
+/// The tap of a plain forward pass: passes everything through untouched.
+pub struct NoTap;
+
+impl Tap for NoTap {
+    fn tap<const D: usize>(&mut self, _layer: usize, z: Tensor<D>) -> Tensor<D> {
+        z
+    }
+}
+
+/// An optional tap: taps when present, passes through when `None`.
+impl<T: Tap> Tap for Option<T> {
+    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
+        match self {
+            Some(t) => t.tap(layer, z),
+            None => z,
+        }
+    }
+}

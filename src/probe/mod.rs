@@ -1,0 +1,350 @@
+//! Gradient-sparsity probes: what ReLU vs LeakyReLU does to the gradient inside D.
+//!
+//! Everything is measured inside the real training step. To get dL/dz for a hidden
+//! pre-activation z (not a leaf, so it cannot `require_grad`), the tap adds a zero leaf
+//! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz. Counts are reduced on
+//! the device; only a few scalars and the per-unit dead flags are read back, in the same transfer
+//! as the losses. See DESIGN.md, "Gradient-sparsity metrics", for the exact definitions.
+
+pub mod dead;
+
+use burn::module::{ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::tensor::Gradients;
+
+use crate::model::Tap;
+
+/// Name of hidden layer `l` (0-based) in metrics columns: h1, h2, ...
+pub fn layer_name(l: usize) -> String {
+    format!("h{}", l + 1)
+}
+
+/// A `Tap` that records each hidden layer's pre-activation signs and adds the gradient probes.
+pub struct SparsityTap {
+    device: Device,
+    layers: Vec<LayerRecord>,
+}
+
+/// What the tap saw of one layer, over every forward pass of the D update (real and fake).
+#[derive(Default)]
+struct LayerRecord {
+    /// Zero leaves added to z, one per forward; their gradients are dL/dz.
+    probes: Vec<Tensor<1>>,
+    /// Count of entries of z that are <= 0, per forward.
+    nonpos: Vec<Tensor<1>>,
+    /// Largest value of z per unit (channel or neuron), per forward.
+    unit_max: Vec<Tensor<1>>,
+    /// Entries of z over all forwards.
+    numel: usize,
+    /// Units in the layer.
+    units: usize,
+}
+
+impl SparsityTap {
+    /// A tap adding its probes on `device` (the autodiff device D runs on).
+    pub fn new(device: &Device) -> Self {
+        SparsityTap { device: device.clone(), layers: Vec::new() }
+    }
+
+    /// Reduces what was recorded, with the gradients of the D loss, to on-device statistics.
+    pub fn finish(self, grads: &Gradients) -> DStats {
+        let mut counts = Vec::with_capacity(self.layers.len() * 3);
+        let mut masks = Vec::with_capacity(self.layers.len());
+        let mut shapes = Vec::with_capacity(self.layers.len());
+        for rec in self.layers {
+            let zeros = rec
+                .probes
+                .iter()
+                .map(|p| {
+                    let g = p.grad(grads).expect("probe is part of the D loss graph");
+                    count(g.equal_elem(0.0))
+                })
+                .reduce(|a, b| a + b)
+                .expect("every layer is tapped at least once");
+            let nonpos = rec.nonpos.into_iter().reduce(|a, b| a + b).expect("tapped");
+            let unit_max = rec.unit_max.into_iter().reduce(|a, b| a.max_pair(b)).expect("tapped");
+            // Dead: non-positive for every sample and position of every batch in this update.
+            let dead = unit_max.lower_equal_elem(0.0).float();
+            counts.push(zeros);
+            counts.push(nonpos);
+            counts.push(dead.clone().sum());
+            masks.push(dead);
+            shapes.push((rec.numel, rec.units));
+        }
+        DStats { counts: Tensor::cat(counts, 0), masks: Tensor::cat(masks, 0), shapes }
+    }
+}
+
+impl Tap for SparsityTap {
+    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
+        let dims = z.dims();
+        let numel: usize = dims.iter().product();
+        let units = dims[1];
+        if self.layers.len() <= layer {
+            self.layers.resize_with(layer + 1, Default::default);
+        }
+        let rec = &mut self.layers[layer];
+        let values = z.clone().inner();
+        rec.nonpos.push(count(values.clone().lower_equal_elem(0.0)));
+        // [B, C, ...] -> [C, B·...] -> per-unit max.
+        rec.unit_max.push(values.swap_dims(0, 1).reshape([units, numel / units]).max_dim(1).reshape([units]));
+        rec.numel += numel;
+        rec.units = units;
+        let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();
+        rec.probes.push(probe.clone());
+        z + probe.reshape(dims)
+    }
+}
+
+/// Number of `true` entries, as a one-element float tensor (exact below 2^24).
+fn count<const D: usize>(mask: Tensor<D, Bool>) -> Tensor<1> {
+    mask.int().sum().float().inner()
+}
+
+/// D-update statistics still on the device.
+pub struct DStats {
+    /// Per layer: [zero-gradient count, non-positive count, dead-unit count].
+    counts: Tensor<1>,
+    /// Per layer, concatenated: 1.0 for each dead unit.
+    masks: Tensor<1>,
+    /// Per layer: (entries over both batches, units).
+    shapes: Vec<(usize, usize)>,
+}
+
+/// Counts exactly-zero entries of every parameter gradient of a module.
+pub struct ParamGradZeros<'a> {
+    grads: &'a Gradients,
+    zeros: Option<Tensor<1>>,
+    numel: usize,
+}
+
+impl<'a> ParamGradZeros<'a> {
+    /// Visits `module`'s parameters and sums zero counts of their gradients in `grads`.
+    pub fn of(module: &impl Module, grads: &'a Gradients) -> (Tensor<1>, usize) {
+        let mut v = ParamGradZeros { grads, zeros: None, numel: 0 };
+        module.visit(&mut v);
+        (v.zeros.expect("the module has parameters with gradients"), v.numel)
+    }
+}
+
+impl ModuleVisitor for ParamGradZeros<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = param.val().grad(self.grads) {
+            self.numel += g.shape().num_elements();
+            let c = count(g.equal_elem(0.0));
+            self.zeros = Some(match self.zeros.take() {
+                Some(acc) => acc + c,
+                None => c,
+            });
+        }
+    }
+}
+
+/// The generator's image-space learning signal dL_G/dx, captured through a zero probe on x.
+pub struct ImageProbe {
+    probe: Tensor<1>,
+    batch: usize,
+    numel: usize,
+}
+
+impl ImageProbe {
+    /// Adds a zero probe to the fake batch `x` (the tensor D sees in the G step).
+    pub fn attach(x: Tensor<4>) -> (Tensor<4>, Self) {
+        let dims = x.dims();
+        let numel = dims.iter().product();
+        let probe = Tensor::<1>::zeros([numel], &x.device()).require_grad();
+        let x = x + probe.clone().reshape(dims);
+        (x, ImageProbe { probe, batch: dims[0], numel })
+    }
+
+    /// [zero count, mean per-sample L2 norm] of dL_G/dx, on the device.
+    pub fn finish(self, grads: &Gradients) -> GStats {
+        let g = self.probe.grad(grads).expect("image probe is part of the G loss graph").inner();
+        let zeros = count(g.clone().equal_elem(0.0));
+        let norm = g.reshape([self.batch, self.numel / self.batch]).powf_scalar(2.0).sum_dim(1).sqrt().mean();
+        GStats { values: Tensor::cat(vec![zeros, norm], 0), numel: self.numel }
+    }
+}
+
+/// G-step statistics still on the device.
+pub struct GStats {
+    values: Tensor<1>,
+    numel: usize,
+}
+
+/// Everything the probes measured in one step, still on the device.
+pub struct ProbeTensors {
+    /// D update statistics.
+    pub d: DStats,
+    /// Zero count of D's parameter gradients and their total size.
+    pub param_zeros: (Tensor<1>, usize),
+    /// G step statistics.
+    pub g: GStats,
+}
+
+/// One layer's measured fractions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSparsity {
+    /// Fraction of exactly-zero entries of dL_D/dz.
+    pub grad_zero: f64,
+    /// Fraction of entries of z that are <= 0.
+    pub preact_nonpos: f64,
+    /// Fraction of units dead in this update.
+    pub dead_units: f64,
+    /// Which units were dead.
+    pub dead_mask: Vec<bool>,
+}
+
+/// The probes' readings of one step, on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sparsity {
+    /// Per hidden layer of D.
+    pub layers: Vec<LayerSparsity>,
+    /// Element-weighted mean of the layers' zero-gradient fractions.
+    pub d_grad_zero: f64,
+    /// Fraction of exactly-zero entries over all of D's parameter gradients.
+    pub d_param_grad_zero: f64,
+    /// Fraction of exactly-zero entries of dL_G/dx.
+    pub g_signal_zero: f64,
+    /// Mean over the batch of the per-sample L2 norm of dL_G/dx.
+    pub g_signal_norm: f64,
+}
+
+impl ProbeTensors {
+    /// The tensors to read back: scalars first, then the dead masks.
+    pub fn tensors(&self) -> [Tensor<1>; 3] {
+        [self.d.counts.clone(), self.param_zeros.0.clone(), self.g.values.clone()]
+    }
+
+    /// The dead-unit masks to read back.
+    pub fn masks(&self) -> Tensor<1> {
+        self.d.masks.clone()
+    }
+
+    /// Turns the read-back values into fractions.
+    pub fn interpret(&self, counts: &[f32], param_zeros: f32, g: &[f32], masks: &[f32]) -> Sparsity {
+        let mut layers = Vec::with_capacity(self.d.shapes.len());
+        let (mut zeros_total, mut numel_total) = (0.0, 0usize);
+        let mut offset = 0;
+        for (l, &(numel, units)) in self.d.shapes.iter().enumerate() {
+            let c = &counts[l * 3..l * 3 + 3];
+            zeros_total += c[0] as f64;
+            numel_total += numel;
+            layers.push(LayerSparsity {
+                grad_zero: c[0] as f64 / numel as f64,
+                preact_nonpos: c[1] as f64 / numel as f64,
+                dead_units: c[2] as f64 / units as f64,
+                dead_mask: masks[offset..offset + units].iter().map(|&m| m > 0.5).collect(),
+            });
+            offset += units;
+        }
+        Sparsity {
+            layers,
+            d_grad_zero: zeros_total / numel_total as f64,
+            d_param_grad_zero: param_zeros as f64 / self.param_zeros.1 as f64,
+            g_signal_zero: g[0] as f64 / self.g.numel as f64,
+            g_signal_norm: g[1] as f64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::activation::relu;
+
+    fn floats(t: Tensor<1>) -> Vec<f32> {
+        t.into_data().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn counts_known_zeros_signs_and_dead_units_exactly() {
+        let dev = Device::flex().autodiff();
+        // Two samples, three units: unit 1 is never positive (dead).
+        let z = Tensor::<2>::from_floats([[1.0, -1.0, 0.0], [2.0, -3.0, 4.0]], &dev).require_grad();
+        let upstream = Tensor::<2>::from_floats([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], &dev);
+        let mut tap = SparsityTap::new(&dev);
+        let h = relu(tap.tap(0, z.clone()));
+        let grads = (h * upstream).sum().backward();
+        // dL/dz = upstream where z > 0: [[1,0,0],[0,0,1]] -> 4 zeros of 6.
+        let stats = tap.finish(&grads);
+        assert_eq!(floats(stats.counts.clone()), [4.0, 3.0, 1.0]);
+        assert_eq!(floats(stats.masks.clone()), [0.0, 1.0, 0.0]);
+        assert_eq!(stats.shapes, [(6, 3)]);
+        // The probe does not change the gradient that reaches z itself.
+        let gz: Vec<f32> = z.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+        assert_eq!(gz, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn two_forwards_of_one_layer_add_up() {
+        let dev = Device::flex().autodiff();
+        let mut tap = SparsityTap::new(&dev);
+        // Unit 0 positive only in the second batch: not dead over the whole update.
+        let a = Tensor::<2>::from_floats([[-1.0, 2.0]], &dev);
+        let b = Tensor::<2>::from_floats([[3.0, -2.0]], &dev);
+        let loss = relu(tap.tap(0, a)).sum() + relu(tap.tap(0, b)).sum();
+        let stats = tap.finish(&loss.backward());
+        assert_eq!(floats(stats.counts), [2.0, 2.0, 0.0]);
+        assert_eq!(stats.shapes, [(4, 2)]);
+    }
+
+    #[test]
+    fn interpret_turns_counts_into_fractions() {
+        let dev = Device::flex();
+        let p = ProbeTensors {
+            d: DStats {
+                counts: Tensor::zeros([6], &dev),
+                masks: Tensor::zeros([5], &dev),
+                shapes: vec![(100, 2), (300, 3)],
+            },
+            param_zeros: (Tensor::zeros([1], &dev), 50),
+            g: GStats { values: Tensor::zeros([2], &dev), numel: 40 },
+        };
+        let s = p.interpret(&[50.0, 60.0, 1.0, 30.0, 90.0, 3.0], 5.0, &[10.0, 2.5], &[0.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(s.layers[0].grad_zero, 0.5);
+        assert_eq!(s.layers[0].preact_nonpos, 0.6);
+        assert_eq!(s.layers[0].dead_units, 0.5);
+        assert_eq!(s.layers[0].dead_mask, [false, true]);
+        assert_eq!(s.layers[1].grad_zero, 0.1);
+        assert_eq!(s.layers[1].dead_units, 1.0);
+        // Element-weighted: (50 + 30) / (100 + 300).
+        assert_eq!(s.d_grad_zero, 0.2);
+        assert_eq!(s.d_param_grad_zero, 0.1);
+        assert_eq!(s.g_signal_zero, 0.25);
+        assert_eq!(s.g_signal_norm, 2.5);
+    }
+
+    #[test]
+    fn image_probe_measures_the_gradient_norm_per_sample() {
+        let dev = Device::flex().autodiff();
+        let x = Tensor::<4>::zeros([2, 1, 2, 2], &dev);
+        let (x, probe) = ImageProbe::attach(x);
+        // L = sum(x * w): dL/dx = w; sample 0 gets w = 3 on one pixel (norm 3), sample 1 w = 0.
+        let w = Tensor::<4>::from_floats([[[[3.0, 0.0], [0.0, 0.0]]], [[[0.0, 0.0], [0.0, 0.0]]]], &dev);
+        let g = probe.finish(&(x * w).sum().backward());
+        assert_eq!(floats(g.values), [7.0, 1.5]);
+        assert_eq!(g.numel, 8);
+    }
+}
+
+/// Helpers for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// Per-layer dead-unit masks of a finished tap.
+    pub fn read_dead(stats: DStats) -> Vec<Vec<bool>> {
+        let masks: Vec<f32> = stats.masks.into_data().try_into_vec().unwrap();
+        let mut offset = 0;
+        stats
+            .shapes
+            .iter()
+            .map(|&(_, units)| {
+                let m = masks[offset..offset + units].iter().map(|&v| v > 0.5).collect();
+                offset += units;
+                m
+            })
+            .collect()
+    }
+}

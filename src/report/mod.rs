@@ -1,0 +1,3 @@
+//! What a run shows a person: sample grids.
+
+pub mod grid;

@@ -1,0 +1,212 @@
+//! One GAN training step: a discriminator update, then a generator update.
+
+use anyhow::{Result, anyhow};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Transaction, TensorData};
+
+use super::loss::{bce_fake, bce_real};
+use crate::model::{Discriminator, Generator, NetConfig, NoTap};
+use crate::probe::{ImageProbe, ParamGradZeros, ProbeTensors, Sparsity, SparsityTap};
+
+/// The two networks and their optimizers.
+pub struct Gan {
+    /// Generator.
+    pub g: Generator,
+    /// Discriminator.
+    pub d: Discriminator,
+    /// Adam state of G.
+    pub opt_g: ModuleOptimizer,
+    /// Adam state of D.
+    pub opt_d: ModuleOptimizer,
+    /// Learning rate of both.
+    pub lr: f64,
+}
+
+/// What one step leaves on the device; read back only when logged.
+pub struct StepOutput {
+    /// loss_d, loss_g, d_real, d_fake.
+    scalars: Tensor<1>,
+    probes: Option<ProbeTensors>,
+}
+
+/// The scalars of one step, on the host.
+#[derive(Debug, Clone)]
+pub struct StepScalars {
+    /// Discriminator loss (real + fake BCE).
+    pub loss_d: f64,
+    /// Generator loss (non-saturating BCE).
+    pub loss_g: f64,
+    /// Mean D(x) on the real batch.
+    pub d_real: f64,
+    /// Mean D(G(z)) on the fake batch of the D step.
+    pub d_fake: f64,
+    /// The gradient-sparsity probes' readings, when this step was probed.
+    pub sparsity: Option<Sparsity>,
+}
+
+impl Gan {
+    /// Fresh networks for `net` on the autodiff `device`, Adam(lr, beta1, 0.999, eps 1e-8) each.
+    pub fn new(net: &NetConfig, lr: f64, beta1: f64, device: &Device) -> Result<Self> {
+        let adam = AdamConfig::new().with_beta_1(beta1 as f32).with_beta_2(0.999).with_epsilon(1e-8);
+        Ok(Gan {
+            g: Generator::new(net, device)?,
+            d: Discriminator::new(net, device)?,
+            opt_g: adam.init(),
+            opt_d: adam.init(),
+            lr,
+        })
+    }
+
+    /// Runs one step: D on `real` and G(`z_d`) detached, then G through D on G(`z_g`).
+    /// With `probe`, the sparsity probes ride along inside the same passes.
+    pub fn step(&mut self, real: Tensor<4>, z_d: Tensor<2>, z_g: Tensor<2>, probe: bool) -> StepOutput {
+        let device = real.device();
+        // D step: real and fake go through D separately, so batch norm sees each batch alone
+        // (the classic DCGAN recipe, as in the PyTorch reference).
+        let fake = self.g.forward(z_d).detach();
+        let mut tap = probe.then(|| SparsityTap::new(&device));
+        let logits_real = self.d.forward(real, &mut tap);
+        let logits_fake = self.d.forward(fake, &mut tap);
+        let loss_d = bce_real(logits_real.clone()) + bce_fake(logits_fake.clone());
+        let grads = loss_d.backward();
+        let d_probe = tap.map(|t| (t.finish(&grads), ParamGradZeros::of(&self.d, &grads)));
+        let grads = GradientsParams::from_grads(grads, &self.d);
+        self.d = self.opt_d.step(self.lr, self.d.clone(), grads);
+
+        // G step: fresh noise through the updated D; only G's parameters are stepped.
+        let fake = self.g.forward(z_g);
+        let (fake, image_probe) = match probe {
+            true => {
+                let (x, p) = ImageProbe::attach(fake);
+                (x, Some(p))
+            }
+            false => (fake, None),
+        };
+        let loss_g = bce_real(self.d.forward(fake, &mut NoTap));
+        let grads = loss_g.backward();
+        let g_probe = image_probe.map(|p| p.finish(&grads));
+        let grads = GradientsParams::from_grads(grads, &self.g);
+        self.g = self.opt_g.step(self.lr, self.g.clone(), grads);
+
+        let scalars = Tensor::cat(
+            vec![
+                loss_d.inner(),
+                loss_g.inner(),
+                sigmoid(logits_real.inner()).mean(),
+                sigmoid(logits_fake.inner()).mean(),
+            ],
+            0,
+        );
+        let probes = match (d_probe, g_probe) {
+            (Some((d, param_zeros)), Some(g)) => Some(ProbeTensors { d, param_zeros, g }),
+            _ => None,
+        };
+        StepOutput { scalars, probes }
+    }
+}
+
+impl StepOutput {
+    /// Reads the step's scalars (and probe readings) back in one transfer.
+    pub fn read(self) -> Result<StepScalars> {
+        let mut tx = Transaction::default().register(self.scalars);
+        if let Some(p) = &self.probes {
+            for t in p.tensors() {
+                tx = tx.register(t);
+            }
+            tx = tx.register(p.masks());
+        }
+        let data = tx.try_execute().map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
+        let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
+        let s = &values[0];
+        let sparsity = self.probes.as_ref().map(|p| p.interpret(&values[1], values[2][0], &values[3], &values[4]));
+        Ok(StepScalars {
+            loss_d: s[0] as f64,
+            loss_g: s[1] as f64,
+            d_real: s[2] as f64,
+            d_fake: s[3] as f64,
+            sparsity,
+        })
+    }
+}
+
+fn to_vec(d: TensorData) -> Result<Vec<f32>> {
+    d.try_into_vec::<f32>().map_err(|e| anyhow!("reading step results: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Act, Arch};
+    use crate::data::{Batcher, shapes};
+    use burn::tensor::Distribution;
+
+    fn net(arch: Arch, disc_act: Act) -> NetConfig {
+        NetConfig {
+            arch,
+            image_size: 28,
+            channels: 1,
+            latent_dim: 16,
+            disc_act,
+            gen_act: Act::Relu,
+            alpha: 0.2,
+            disc_batch_norm: true,
+        }
+    }
+
+    /// One step from seeded weights on real shapes; returns the readings.
+    fn one_step(arch: Arch, act: Act, probe: bool, steps: usize) -> Vec<StepScalars> {
+        let dev = Device::flex();
+        dev.seed(5);
+        let ad = dev.clone().autodiff();
+        let mut gan = Gan::new(&net(arch, act), 2e-4, 0.5, &ad).unwrap();
+        let data = shapes::generate(64, 28, 1);
+        let mut batcher = Batcher::new(64, 32, 1);
+        (0..steps)
+            .map(|_| {
+                let real = Tensor::<4>::from_data(TensorData::new(batcher.next_batch(&data), [32, 1, 28, 28]), &ad);
+                let z = || Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 1.0), &ad);
+                gan.step(real, z(), z(), probe).read().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn relu_gradient_is_as_sparse_as_its_inactive_inputs_and_leaky_is_dense() {
+        let _lock = crate::SEED_LOCK.lock().unwrap();
+        for arch in [Arch::Dcgan, Arch::Mlp] {
+            let relu = one_step(arch, Act::Relu, true, 1).remove(0).sparsity.unwrap();
+            let leaky = one_step(arch, Act::Leaky, true, 1).remove(0).sparsity.unwrap();
+            for (l, layer) in relu.layers.iter().enumerate() {
+                assert!(
+                    (layer.grad_zero - layer.preact_nonpos).abs() < 0.02,
+                    "{arch:?} h{}: grad zero {} vs non-positive {}",
+                    l + 1,
+                    layer.grad_zero,
+                    layer.preact_nonpos
+                );
+                assert!((0.2..0.8).contains(&layer.grad_zero), "{arch:?} h{}: {}", l + 1, layer.grad_zero);
+            }
+            for (l, layer) in leaky.layers.iter().enumerate() {
+                assert!(layer.grad_zero < 0.01, "{arch:?} leaky h{}: {}", l + 1, layer.grad_zero);
+                assert!(layer.preact_nonpos > 0.2, "{arch:?} leaky h{} has inputs on both sides", l + 1);
+            }
+            assert!(relu.d_grad_zero > 0.2 && leaky.d_grad_zero < 0.01);
+            for s in [&relu, &leaky] {
+                assert!(s.g_signal_norm.is_finite() && s.g_signal_norm > 0.0, "{arch:?}: {}", s.g_signal_norm);
+                assert!((0.0..=1.0).contains(&s.g_signal_zero));
+                assert!((0.0..=1.0).contains(&s.d_param_grad_zero));
+            }
+        }
+    }
+
+    #[test]
+    fn probes_do_not_change_training() {
+        let _lock = crate::SEED_LOCK.lock().unwrap();
+        let losses = |probe| -> Vec<(f64, f64)> {
+            one_step(Arch::Mlp, Act::Relu, probe, 3).iter().map(|s| (s.loss_d, s.loss_g)).collect()
+        };
+        assert_eq!(losses(true), losses(false));
+    }
+}

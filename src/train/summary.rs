@@ -1,0 +1,56 @@
+//! `summary.json`: mean and final value of every metric of a run.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Mean and final value of one metric.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stat {
+    /// Mean over the logged steps.
+    pub mean: f64,
+    /// Value at the last logged step.
+    pub last: f64,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Steps trained.
+    pub steps: u64,
+    /// Logged steps the statistics cover.
+    pub logged_steps: usize,
+    /// Wall-clock seconds of the training loop.
+    pub wall_seconds: f64,
+    /// Mean milliseconds per step over the whole loop.
+    pub ms_per_step: f64,
+    /// Per metrics.csv column.
+    pub metrics: BTreeMap<String, Stat>,
+}
+
+/// Mean and last value of each column over `rows` (each row in `columns` order).
+pub fn column_stats(columns: &[String], rows: &[Vec<f64>]) -> BTreeMap<String, Stat> {
+    let mut out = BTreeMap::new();
+    if rows.is_empty() {
+        return out;
+    }
+    for (i, name) in columns.iter().enumerate() {
+        let mean = rows.iter().map(|r| r[i]).sum::<f64>() / rows.len() as f64;
+        let last = rows[rows.len() - 1][i];
+        out.insert(name.clone(), Stat { mean, last });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_last_per_column() {
+        let cols = vec!["a".to_string(), "b".to_string()];
+        let s = column_stats(&cols, &[vec![1.0, 10.0], vec![3.0, 20.0]]);
+        assert_eq!(s["a"], Stat { mean: 2.0, last: 3.0 });
+        assert_eq!(s["b"], Stat { mean: 15.0, last: 20.0 });
+    }
+}
