@@ -41,7 +41,10 @@ fn main() -> Result<()> {
     let args = Args::parse();
     device::set_threads(args.threads);
     println!("threads: {}", rayon::current_num_threads());
-    println!("{:<6} {:<6} {:<8} {:>5} {:<6} {:>9} {:>9} {:>9}", "arch", "act", "backend", "batch", "probes", "median", "min", "max");
+    println!(
+        "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9} {:>9} {:>9}",
+        "arch", "act", "backend", "batch", "probes", "median", "min", "max"
+    );
     for &backend in &args.backends {
         let dev = device::open(backend)?.device;
         for &arch in &args.arch {
@@ -63,7 +66,10 @@ fn main() -> Result<()> {
                         );
                         medians[i] = t.0;
                     }
-                    println!("       probe overhead: {:+.1}%", (medians[1] / medians[0] - 1.0) * 100.0);
+                    println!(
+                        "       probe overhead: {:+.1}%",
+                        (medians[1] / medians[0] - 1.0) * 100.0
+                    );
                 }
             }
         }
@@ -72,7 +78,15 @@ fn main() -> Result<()> {
 }
 
 /// (median, min, max) ms per step.
-fn time_steps(dev: &Device, arch: Arch, act: Act, batch: usize, probe: bool, warmup: usize, steps: usize) -> Result<(f64, f64, f64)> {
+fn time_steps(
+    dev: &Device,
+    arch: Arch,
+    act: Act,
+    batch: usize,
+    probe: bool,
+    warmup: usize,
+    steps: usize,
+) -> Result<(f64, f64, f64)> {
     dev.seed(1);
     let ad = dev.clone().autodiff();
     let net = NetConfig {

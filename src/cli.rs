@@ -146,12 +146,20 @@ pub struct TrainArgs {
 
 fn parse_alpha(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..1.0).contains(&v) { Ok(v) } else { Err(format!("alpha must be in [0, 1), got {v}")) }
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("alpha must be in [0, 1), got {v}"))
+    }
 }
 
 fn parse_beta(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..1.0).contains(&v) { Ok(v) } else { Err(format!("beta1 must be in [0, 1), got {v}")) }
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("beta1 must be in [0, 1), got {v}"))
+    }
 }
 
 fn parse_lr(s: &str) -> Result<f64, String> {
@@ -167,8 +175,15 @@ fn parse_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s != "."
         && s != ".."
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c));
-    if ok { Ok(s.to_string()) } else { Err(format!("run name '{s}' must be letters, digits, '-', '_', '.', '+'")) }
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "run name '{s}' must be letters, digits, '-', '_', '.', '+'"
+        ))
+    }
 }
 
 impl Act {
@@ -195,7 +210,9 @@ mod tests {
         assert!(bare.command.is_none());
         assert_eq!(bare.train.disc_act, Act::Relu);
         let sub = parse(&["train", "--disc-act", "relu", "--steps", "7"]).unwrap();
-        let Some(Command::Train(t)) = sub.command else { panic!("expected train") };
+        let Some(Command::Train(t)) = sub.command else {
+            panic!("expected train")
+        };
         assert_eq!(t.steps, 7);
         assert_eq!(t.disc_act, Act::Relu);
     }

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, anyhow};
 use burn::prelude::*;
+use burn::tensor::wgpu::WgpuBackend;
 
 use crate::cli::BackendKind;
 
@@ -27,15 +28,33 @@ pub fn open(backend: BackendKind) -> Result<OpenedDevice> {
             description: format!("ndarray (CPU, {} threads)", rayon::current_num_threads()),
         }),
         BackendKind::Wgpu => {
-            let device = Device::wgpu_options().init().map_err(|e| {
+            let device = Device::wgpu_options().graphics_api(native_api()).init().map_err(|e| {
                 anyhow!(
                     "no usable GPU adapter for --backend wgpu ({}); use --backend flex or --backend ndarray",
                     one_line(&e.to_string())
                 )
             })?;
-            let name = device.identity().map(|id| id.name).unwrap_or_else(|| "unknown adapter".into());
-            Ok(OpenedDevice { device, description: format!("wgpu ({name})") })
+            let name = device
+                .identity()
+                .map(|id| id.name)
+                .unwrap_or_else(|| "unknown adapter".into());
+            Ok(OpenedDevice {
+                device,
+                description: format!("wgpu ({name})"),
+            })
         }
+    }
+}
+
+/// The platform's native GPU API. Never OpenGL: wgpu's GL path on Mesa's llvmpipe deadlocks
+/// ("Could not lock adapter context") instead of failing, so it cannot serve as a fallback.
+fn native_api() -> WgpuBackend {
+    if cfg!(target_os = "macos") || cfg!(target_os = "ios") {
+        WgpuBackend::Metal
+    } else if cfg!(target_os = "windows") {
+        WgpuBackend::Dx12
+    } else {
+        WgpuBackend::Vulkan
     }
 }
 
@@ -48,6 +67,8 @@ fn one_line(s: &str) -> String {
 pub fn set_threads(threads: Option<u32>) {
     if let Some(n) = threads {
         // Fails only if the pool already exists, which cannot happen before the first tensor op.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n as usize).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .build_global();
     }
 }

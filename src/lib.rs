@@ -8,6 +8,10 @@ pub mod probe;
 pub mod report;
 pub mod train;
 
-/// burn's random generator is global per backend: tests that seed it take this lock first.
+/// burn's random generator is global per backend: tests that draw from it hold this lock.
 #[cfg(test)]
-pub(crate) static SEED_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) fn seed_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test poisons the lock; the others should still run.
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -41,7 +41,10 @@ pub struct Batcher {
 impl Batcher {
     /// A batcher over `len` items; incomplete batches at an epoch's end are skipped.
     pub fn new(len: usize, batch_size: usize, seed: u64) -> Self {
-        assert!(batch_size >= 1 && batch_size <= len, "batch size checked by the caller");
+        assert!(
+            batch_size >= 1 && batch_size <= len,
+            "batch size checked by the caller"
+        );
         let mut b = Batcher {
             order: (0..len).collect(),
             pos: 0,
@@ -99,7 +102,9 @@ mod tests {
         let data = numbered(50);
         let run = |seed| {
             let mut b = Batcher::new(50, 8, seed);
-            (0..10).flat_map(|_| b.next_batch(&data)).collect::<Vec<_>>()
+            (0..10)
+                .flat_map(|_| b.next_batch(&data))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));

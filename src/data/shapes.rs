@@ -57,7 +57,14 @@ impl Shape {
         let cx = rng.random_range(margin..=size - margin);
         let cy = rng.random_range(margin..=size - margin);
         let angle = rng.random_range(0.0..TAU);
-        Shape { class, cx, cy, radius, angle, stroke }
+        Shape {
+            class,
+            cx,
+            cy,
+            radius,
+            angle,
+            stroke,
+        }
     }
 
     /// Appends the image, values in [-1, 1] (background -1, stroke 1).
@@ -176,7 +183,14 @@ mod tests {
     fn classes_differ_in_shape() {
         // The same geometry drawn as each class gives four different images.
         let draw = |class| {
-            let s = Shape { class, cx: 14.0, cy: 14.0, radius: 9.0, angle: 0.3, stroke: 2.0 };
+            let s = Shape {
+                class,
+                cx: 14.0,
+                cy: 14.0,
+                radius: 9.0,
+                angle: 0.3,
+                stroke: 2.0,
+            };
             let mut v = Vec::new();
             s.render(28, &mut v);
             v

@@ -19,7 +19,9 @@ impl Activation {
     pub fn new(act: Act, alpha: f64) -> Self {
         match act {
             Act::Relu => Activation::Relu(Relu::new()),
-            Act::Leaky => Activation::Leaky(LeakyReluConfig::new().with_negative_slope(alpha).init()),
+            Act::Leaky => {
+                Activation::Leaky(LeakyReluConfig::new().with_negative_slope(alpha).init())
+            }
         }
     }
 

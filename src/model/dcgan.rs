@@ -10,12 +10,15 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::tanh;
 
+use super::NetConfig;
 use super::activation::Activation;
 use super::tap::Tap;
-use super::NetConfig;
 
 /// DCGAN's weight init: N(0, 0.02).
-const INIT: Initializer = Initializer::Normal { mean: 0.0, std: 0.02 };
+const INIT: Initializer = Initializer::Normal {
+    mean: 0.0,
+    std: 0.02,
+};
 /// Channels of G's first feature map (halved at every stage).
 const G_WIDTH: usize = 256;
 /// Channels of D's first feature map (doubled at every stage).
@@ -25,7 +28,7 @@ const D_WIDTH: usize = 64;
 pub fn stages(size: usize) -> Result<(usize, usize)> {
     let mut base = size;
     let mut k = 0;
-    while base % 2 == 0 && base > 7 {
+    while base.is_multiple_of(2) && base > 7 {
         base /= 2;
         k += 1;
     }
@@ -91,7 +94,9 @@ impl DcganGenerator {
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         let [b, _] = z.dims();
         let x = z.reshape([b, self.latent_dim, 1, 1]);
-        let mut x = self.act.forward(self.project_norm.forward(self.project.forward(x)));
+        let mut x = self
+            .act
+            .forward(self.project_norm.forward(self.project.forward(x)));
         for block in &self.blocks {
             x = self.act.forward(block.norm.forward(block.conv.forward(x)));
         }
@@ -123,7 +128,8 @@ impl DcganDiscriminator {
         for i in 0..k {
             let cout = D_WIDTH << i;
             // No batch norm on the first layer, as in DCGAN; none at all when asked.
-            let norm = (i > 0 && cfg.disc_batch_norm).then(|| BatchNormConfig::new(cout).init(device));
+            let norm =
+                (i > 0 && cfg.disc_batch_norm).then(|| BatchNormConfig::new(cout).init(device));
             let conv = Conv2dConfig::new([cin, cout], [4, 4])
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -135,7 +141,9 @@ impl DcganDiscriminator {
         }
         Ok(DcganDiscriminator {
             blocks,
-            to_logit: Conv2dConfig::new([cin, 1], [base, base]).with_initializer(INIT).init(device),
+            to_logit: Conv2dConfig::new([cin, 1], [base, base])
+                .with_initializer(INIT)
+                .init(device),
             act: Activation::new(cfg.disc_act, cfg.alpha),
         })
     }

@@ -4,9 +4,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::tanh;
 
+use super::NetConfig;
 use super::activation::Activation;
 use super::tap::Tap;
-use super::NetConfig;
 
 /// Hidden widths of G (D uses them reversed).
 const WIDTHS: [usize; 2] = [256, 512];
@@ -95,9 +95,13 @@ mod tests {
 
     #[test]
     fn a_forced_dead_unit_is_counted_and_starves_only_under_relu() {
-        let _lock = crate::SEED_LOCK.lock().unwrap();
+        let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
-        let x = Tensor::<4>::random([8, 1, 28, 28], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+        let x = Tensor::<4>::random(
+            [8, 1, 28, 28],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
         for (act, starved) in [(Act::Relu, true), (Act::Leaky, false)] {
             dev.seed(3);
             let cfg = NetConfig {
@@ -113,17 +117,26 @@ mod tests {
             let mut d = MlpDiscriminator::new(&cfg, &dev);
             // Unit 5 of the first hidden layer: a bias so negative no input can wake it.
             let bias = d.hidden[0].bias.as_ref().unwrap().val().inner();
-            let kill = Tensor::<1>::zeros([WIDTHS[1]], &bias.device()).slice_assign([5..6], Tensor::full([1], -1e4, &bias.device()));
+            let mut kill = vec![0.0f32; WIDTHS[1]];
+            kill[5] = -1e4;
+            let kill = Tensor::<1>::from_data(TensorData::new(kill, [WIDTHS[1]]), &bias.device());
             d.hidden[0].bias = Some(Param::from_tensor((bias + kill).autodiff()));
 
             let mut tap = SparsityTap::new(&dev);
             let grads = d.forward(x.clone(), &mut tap).mean().backward();
             let weight_grad = d.hidden[0].weight.val().grad(&grads).unwrap(); // [in, out]
-            let into_unit: Vec<f32> = weight_grad.slice([0..784, 5..6]).into_data().try_into_vec().unwrap();
+            let into_unit: Vec<f32> = weight_grad
+                .slice([0..784, 5..6])
+                .into_data()
+                .try_into_vec()
+                .unwrap();
             let stats = crate::probe::tests_support::read_dead(tap.finish(&grads));
             assert!(stats[0][5], "{act:?}: unit 5 not counted dead");
             let all_zero = into_unit.iter().all(|&g| g == 0.0);
-            assert_eq!(all_zero, starved, "{act:?}: incoming weight gradients all zero = {all_zero}");
+            assert_eq!(
+                all_zero, starved,
+                "{act:?}: incoming weight gradients all zero = {all_zero}"
+            );
         }
     }
 }

@@ -11,7 +11,10 @@ pub struct DeadTracker {
 impl DeadTracker {
     /// A tracker over the last `window` (≥ 1) logged steps.
     pub fn new(window: usize) -> Self {
-        DeadTracker { window: window.max(1), history: VecDeque::new() }
+        DeadTracker {
+            window: window.max(1),
+            history: VecDeque::new(),
+        }
     }
 
     /// Adds one logged step's per-layer masks; returns, per layer, the fraction of units dead in
@@ -25,7 +28,9 @@ impl DeadTracker {
         (0..latest.len())
             .map(|l| {
                 let units = latest[l].len();
-                let persistent = (0..units).filter(|&u| self.history.iter().all(|m| m[l][u])).count();
+                let persistent = (0..units)
+                    .filter(|&u| self.history.iter().all(|m| m[l][u]))
+                    .count();
                 persistent as f64 / units.max(1) as f64
             })
             .collect()
@@ -40,10 +45,22 @@ mod tests {
     fn only_units_dead_throughout_the_window_count() {
         let mut t = DeadTracker::new(2);
         // Two layers of two units.
-        assert_eq!(t.push(vec![vec![true, true], vec![true, false]]), [1.0, 0.5]);
-        assert_eq!(t.push(vec![vec![true, false], vec![true, false]]), [0.5, 0.5]);
+        assert_eq!(
+            t.push(vec![vec![true, true], vec![true, false]]),
+            [1.0, 0.5]
+        );
+        assert_eq!(
+            t.push(vec![vec![true, false], vec![true, false]]),
+            [0.5, 0.5]
+        );
         // Unit 1 of layer 0 revived at step 2; the window now holds steps 2 and 3.
-        assert_eq!(t.push(vec![vec![false, true], vec![true, true]]), [0.0, 0.5]);
-        assert_eq!(t.push(vec![vec![false, true], vec![true, true]]), [0.5, 1.0]);
+        assert_eq!(
+            t.push(vec![vec![false, true], vec![true, true]]),
+            [0.0, 0.5]
+        );
+        assert_eq!(
+            t.push(vec![vec![false, true], vec![true, true]]),
+            [0.5, 1.0]
+        );
     }
 }

@@ -43,7 +43,10 @@ struct LayerRecord {
 impl SparsityTap {
     /// A tap adding its probes on `device` (the autodiff device D runs on).
     pub fn new(device: &Device) -> Self {
-        SparsityTap { device: device.clone(), layers: Vec::new() }
+        SparsityTap {
+            device: device.clone(),
+            layers: Vec::new(),
+        }
     }
 
     /// Reduces what was recorded, with the gradients of the D loss, to on-device statistics.
@@ -62,7 +65,11 @@ impl SparsityTap {
                 .reduce(|a, b| a + b)
                 .expect("every layer is tapped at least once");
             let nonpos = rec.nonpos.into_iter().reduce(|a, b| a + b).expect("tapped");
-            let unit_max = rec.unit_max.into_iter().reduce(|a, b| a.max_pair(b)).expect("tapped");
+            let unit_max = rec
+                .unit_max
+                .into_iter()
+                .reduce(|a, b| a.max_pair(b))
+                .expect("tapped");
             // Dead: non-positive for every sample and position of every batch in this update.
             let dead = unit_max.lower_equal_elem(0.0).float();
             counts.push(zeros);
@@ -71,7 +78,11 @@ impl SparsityTap {
             masks.push(dead);
             shapes.push((rec.numel, rec.units));
         }
-        DStats { counts: Tensor::cat(counts, 0), masks: Tensor::cat(masks, 0), shapes }
+        DStats {
+            counts: Tensor::cat(counts, 0),
+            masks: Tensor::cat(masks, 0),
+            shapes,
+        }
     }
 }
 
@@ -87,7 +98,13 @@ impl Tap for SparsityTap {
         let values = z.clone().inner();
         rec.nonpos.push(count(values.clone().lower_equal_elem(0.0)));
         // [B, C, ...] -> [C, B·...] -> per-unit max.
-        rec.unit_max.push(values.swap_dims(0, 1).reshape([units, numel / units]).max_dim(1).reshape([units]));
+        rec.unit_max.push(
+            values
+                .swap_dims(0, 1)
+                .reshape([units, numel / units])
+                .max_dim(1)
+                .reshape([units]),
+        );
         rec.numel += numel;
         rec.units = units;
         let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();
@@ -121,9 +138,16 @@ pub struct ParamGradZeros<'a> {
 impl<'a> ParamGradZeros<'a> {
     /// Visits `module`'s parameters and sums zero counts of their gradients in `grads`.
     pub fn of(module: &impl Module, grads: &'a Gradients) -> (Tensor<1>, usize) {
-        let mut v = ParamGradZeros { grads, zeros: None, numel: 0 };
+        let mut v = ParamGradZeros {
+            grads,
+            zeros: None,
+            numel: 0,
+        };
         module.visit(&mut v);
-        (v.zeros.expect("the module has parameters with gradients"), v.numel)
+        (
+            v.zeros.expect("the module has parameters with gradients"),
+            v.numel,
+        )
     }
 }
 
@@ -154,15 +178,34 @@ impl ImageProbe {
         let numel = dims.iter().product();
         let probe = Tensor::<1>::zeros([numel], &x.device()).require_grad();
         let x = x + probe.clone().reshape(dims);
-        (x, ImageProbe { probe, batch: dims[0], numel })
+        (
+            x,
+            ImageProbe {
+                probe,
+                batch: dims[0],
+                numel,
+            },
+        )
     }
 
     /// [zero count, mean per-sample L2 norm] of dL_G/dx, on the device.
     pub fn finish(self, grads: &Gradients) -> GStats {
-        let g = self.probe.grad(grads).expect("image probe is part of the G loss graph").inner();
+        let g = self
+            .probe
+            .grad(grads)
+            .expect("image probe is part of the G loss graph")
+            .inner();
         let zeros = count(g.clone().equal_elem(0.0));
-        let norm = g.reshape([self.batch, self.numel / self.batch]).powf_scalar(2.0).sum_dim(1).sqrt().mean();
-        GStats { values: Tensor::cat(vec![zeros, norm], 0), numel: self.numel }
+        let norm = g
+            .reshape([self.batch, self.numel / self.batch])
+            .powf_scalar(2.0)
+            .sum_dim(1)
+            .sqrt()
+            .mean();
+        GStats {
+            values: Tensor::cat(vec![zeros, norm], 0),
+            numel: self.numel,
+        }
     }
 }
 
@@ -213,7 +256,11 @@ pub struct Sparsity {
 impl ProbeTensors {
     /// The tensors to read back: scalars first, then the dead masks.
     pub fn tensors(&self) -> [Tensor<1>; 3] {
-        [self.d.counts.clone(), self.param_zeros.0.clone(), self.g.values.clone()]
+        [
+            self.d.counts.clone(),
+            self.param_zeros.0.clone(),
+            self.g.values.clone(),
+        ]
     }
 
     /// The dead-unit masks to read back.
@@ -222,7 +269,13 @@ impl ProbeTensors {
     }
 
     /// Turns the read-back values into fractions.
-    pub fn interpret(&self, counts: &[f32], param_zeros: f32, g: &[f32], masks: &[f32]) -> Sparsity {
+    pub fn interpret(
+        &self,
+        counts: &[f32],
+        param_zeros: f32,
+        g: &[f32],
+        masks: &[f32],
+    ) -> Sparsity {
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
         let mut offset = 0;
@@ -234,7 +287,10 @@ impl ProbeTensors {
                 grad_zero: c[0] as f64 / numel as f64,
                 preact_nonpos: c[1] as f64 / numel as f64,
                 dead_units: c[2] as f64 / units as f64,
-                dead_mask: masks[offset..offset + units].iter().map(|&m| m > 0.5).collect(),
+                dead_mask: masks[offset..offset + units]
+                    .iter()
+                    .map(|&m| m > 0.5)
+                    .collect(),
             });
             offset += units;
         }
@@ -299,9 +355,17 @@ mod tests {
                 shapes: vec![(100, 2), (300, 3)],
             },
             param_zeros: (Tensor::zeros([1], &dev), 50),
-            g: GStats { values: Tensor::zeros([2], &dev), numel: 40 },
+            g: GStats {
+                values: Tensor::zeros([2], &dev),
+                numel: 40,
+            },
         };
-        let s = p.interpret(&[50.0, 60.0, 1.0, 30.0, 90.0, 3.0], 5.0, &[10.0, 2.5], &[0.0, 1.0, 1.0, 1.0, 1.0]);
+        let s = p.interpret(
+            &[50.0, 60.0, 1.0, 30.0, 90.0, 3.0],
+            5.0,
+            &[10.0, 2.5],
+            &[0.0, 1.0, 1.0, 1.0, 1.0],
+        );
         assert_eq!(s.layers[0].grad_zero, 0.5);
         assert_eq!(s.layers[0].preact_nonpos, 0.6);
         assert_eq!(s.layers[0].dead_units, 0.5);
@@ -321,7 +385,10 @@ mod tests {
         let x = Tensor::<4>::zeros([2, 1, 2, 2], &dev);
         let (x, probe) = ImageProbe::attach(x);
         // L = sum(x * w): dL/dx = w; sample 0 gets w = 3 on one pixel (norm 3), sample 1 w = 0.
-        let w = Tensor::<4>::from_floats([[[[3.0, 0.0], [0.0, 0.0]]], [[[0.0, 0.0], [0.0, 0.0]]]], &dev);
+        let w = Tensor::<4>::from_floats(
+            [[[[3.0, 0.0], [0.0, 0.0]]], [[[0.0, 0.0], [0.0, 0.0]]]],
+            &dev,
+        );
         let g = probe.finish(&(x * w).sum().backward());
         assert_eq!(floats(g.values), [7.0, 1.5]);
         assert_eq!(g.numel, 8);
@@ -341,7 +408,10 @@ pub(crate) mod tests_support {
             .shapes
             .iter()
             .map(|&(_, units)| {
-                let m = masks[offset..offset + units].iter().map(|&v| v > 0.5).collect();
+                let m = masks[offset..offset + units]
+                    .iter()
+                    .map(|&v| v > 0.5)
+                    .collect();
                 offset += units;
                 m
             })

@@ -22,15 +22,32 @@ pub fn grid_pixels(n: usize, size: usize) -> (u32, u32) {
 }
 
 /// Writes `n` images (N×C×H×W values in [-1, 1], C = 1 or 3) as one grid PNG.
-pub fn save_grid(values: &[f32], n: usize, channels: usize, size: usize, path: &Path) -> Result<()> {
-    ensure!(channels == 1 || channels == 3, "grids take 1 or 3 channels, not {channels}");
-    ensure!(values.len() == n * channels * size * size, "grid input has the wrong length");
+pub fn save_grid(
+    values: &[f32],
+    n: usize,
+    channels: usize,
+    size: usize,
+    path: &Path,
+) -> Result<()> {
+    ensure!(
+        channels == 1 || channels == 3,
+        "grids take 1 or 3 channels, not {channels}"
+    );
+    ensure!(
+        values.len() == n * channels * size * size,
+        "grid input has the wrong length"
+    );
     let (cols, _) = grid_shape(n);
     let (w, h) = grid_pixels(n, size);
     let to_u8 = |v: f32| (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
     let plane = size * size;
     // Tile k's pixel (x, y) in grid coordinates.
-    let origin = |k: usize| ((k % cols) * (size + PAD) + PAD, (k / cols) * (size + PAD) + PAD);
+    let origin = |k: usize| {
+        (
+            (k % cols) * (size + PAD) + PAD,
+            (k / cols) * (size + PAD) + PAD,
+        )
+    };
     let result = if channels == 1 {
         let mut img: GrayImage = ImageBuffer::from_pixel(w, h, Luma([0]));
         for k in 0..n {
@@ -69,7 +86,10 @@ mod tests {
         assert_eq!(grid_shape(64), (8, 8));
         assert_eq!(grid_shape(10), (4, 3));
         assert_eq!(grid_shape(1), (1, 1));
-        assert_eq!(grid_pixels(64, 28), (8 * 28 + 9 * PAD as u32, 8 * 28 + 9 * PAD as u32));
+        assert_eq!(
+            grid_pixels(64, 28),
+            (8 * 28 + 9 * PAD as u32, 8 * 28 + 9 * PAD as u32)
+        );
     }
 
     #[test]

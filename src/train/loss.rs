@@ -21,11 +21,17 @@ mod tests {
     fn matches_the_closed_form_and_stays_finite() {
         let dev = Device::flex();
         let x = Tensor::<1>::from_floats([-200.0, -1.0, 0.0, 2.0, 200.0], &dev);
-        let real: Vec<f32> = softplus(x.clone().neg(), 1.0).into_data().try_into_vec().unwrap();
+        let real: Vec<f32> = softplus(x.clone().neg(), 1.0)
+            .into_data()
+            .try_into_vec()
+            .unwrap();
         let expect = |v: f64| (1.0 + (-v).exp()).ln();
         for (got, v) in real.iter().zip([-200.0, -1.0, 0.0, 2.0, 200.0]) {
             let want = if v < -100.0 { -v } else { expect(v) };
-            assert!((*got as f64 - want).abs() < 1e-4, "softplus(-{v}) = {got}, want {want}");
+            assert!(
+                (*got as f64 - want).abs() < 1e-4,
+                "softplus(-{v}) = {got}, want {want}"
+            );
         }
         let mean: f32 = bce_fake(x).into_scalar();
         assert!(mean.is_finite());

@@ -22,11 +22,11 @@ use crate::cli::{Act, Arch, DatasetKind, TrainArgs};
 use crate::data::{Batcher, Dataset, shapes};
 use crate::device;
 use crate::model::{Generator, NetConfig, dcgan};
+use crate::probe::dead::DeadTracker;
+use crate::probe::layer_name;
 use crate::report::grid::save_grid;
 use metrics::MetricsLog;
 use progress::Progress;
-use crate::probe::dead::DeadTracker;
-use crate::probe::layer_name;
 use step::{Gan, StepScalars};
 use summary::Summary;
 
@@ -60,7 +60,11 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
     }
     let data = load_data(args);
     if args.batch_size as usize > data.len {
-        bail!("--batch-size {} is larger than the dataset ({} images)", args.batch_size, data.len);
+        bail!(
+            "--batch-size {} is larger than the dataset ({} images)",
+            args.batch_size,
+            data.len
+        );
     }
     let net = NetConfig {
         arch: args.arch,
@@ -127,7 +131,10 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
     let mut last_log = (Instant::now(), 0u64);
     for step in 0..args.steps {
         let real = Tensor::<4>::from_data(
-            TensorData::new(batcher.next_batch(&data), [batch, data.channels, data.size, data.size]),
+            TensorData::new(
+                batcher.next_batch(&data),
+                [batch, data.channels, data.size, data.size],
+            ),
             &ad,
         );
         let z_d = normal_tensor(&mut noise_rng, batch, latent, &ad);
@@ -162,8 +169,11 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
     }
     let secs = started.elapsed().as_secs_f64();
     save(&gan.g, &format!("step_{:06}.png", args.steps))?;
-    fs::copy(samples.join(format!("step_{:06}.png", args.steps)), samples.join("final.png"))
-        .context("writing samples/final.png")?;
+    fs::copy(
+        samples.join(format!("step_{:06}.png", args.steps)),
+        samples.join("final.png"),
+    )
+    .context("writing samples/final.png")?;
     progress.finish();
 
     let summary = Summary {
@@ -180,13 +190,25 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
 
 /// metrics.csv columns after `step`, in order. Column names are a public interface (README).
 pub fn metric_columns(layers: usize, probes: bool) -> Vec<String> {
-    let mut c: Vec<String> = ["loss_d", "loss_g", "d_real", "d_fake"].map(String::from).to_vec();
+    let mut c: Vec<String> = ["loss_d", "loss_g", "d_real", "d_fake"]
+        .map(String::from)
+        .to_vec();
     if probes {
         c.push("d_grad_zero".into());
-        for metric in ["d_grad_zero", "d_preact_nonpos", "d_dead_units", "d_dead_units_persistent"] {
+        for metric in [
+            "d_grad_zero",
+            "d_preact_nonpos",
+            "d_dead_units",
+            "d_dead_units_persistent",
+        ] {
             c.extend((0..layers).map(|l| format!("{metric}_{}", layer_name(l))));
         }
-        for name in ["d_dead_units_persistent", "d_param_grad_zero", "g_signal_zero", "g_signal_norm"] {
+        for name in [
+            "d_dead_units_persistent",
+            "d_param_grad_zero",
+            "g_signal_zero",
+            "g_signal_norm",
+        ] {
             c.push(name.into());
         }
     }
@@ -207,7 +229,11 @@ fn metric_row(s: &StepScalars, dead: &mut DeadTracker, ms: f64) -> Vec<f64> {
         // Unit-weighted over all layers.
         let units: Vec<usize> = p.layers.iter().map(|l| l.dead_mask.len()).collect();
         let total: usize = units.iter().sum();
-        let dead_units: f64 = persistent.iter().zip(&units).map(|(f, &u)| f * u as f64).sum();
+        let dead_units: f64 = persistent
+            .iter()
+            .zip(&units)
+            .map(|(f, &u)| f * u as f64)
+            .sum();
         row.push(dead_units / total as f64);
         row.extend([p.d_param_grad_zero, p.g_signal_zero, p.g_signal_norm]);
     }
@@ -225,15 +251,30 @@ fn print_summary(summary: &Summary, layers: usize, final_png: &Path) {
         summary.ms_per_step,
         final_png.display()
     );
-    let fmt = |name: &str| m.get(name).map(|s| format!("{name} {:.3} (mean {:.3})", s.last, s.mean));
-    let mut parts: Vec<String> = ["loss_d", "loss_g", "d_grad_zero", "g_signal_zero", "g_signal_norm"]
-        .iter()
-        .filter_map(|n| fmt(n))
-        .collect();
+    let fmt = |name: &str| {
+        m.get(name)
+            .map(|s| format!("{name} {:.3} (mean {:.3})", s.last, s.mean))
+    };
+    let mut parts: Vec<String> = [
+        "loss_d",
+        "loss_g",
+        "d_grad_zero",
+        "g_signal_zero",
+        "g_signal_norm",
+    ]
+    .iter()
+    .filter_map(|n| fmt(n))
+    .collect();
     for l in 0..layers {
         let name = layer_name(l);
-        if let (Some(z), Some(d)) = (m.get(&format!("d_grad_zero_{name}")), m.get(&format!("d_dead_units_{name}"))) {
-            parts.push(format!("{name}: grad zero {:.3}, dead units {:.3}", z.last, d.last));
+        if let (Some(z), Some(d)) = (
+            m.get(&format!("d_grad_zero_{name}")),
+            m.get(&format!("d_dead_units_{name}")),
+        ) {
+            parts.push(format!(
+                "{name}: grad zero {:.3}, dead units {:.3}",
+                z.last, d.last
+            ));
         }
     }
     eprintln!("final (mean over logged steps): {}", parts.join("; "));
@@ -241,7 +282,11 @@ fn print_summary(summary: &Summary, layers: usize, final_png: &Path) {
 
 fn load_data(args: &TrainArgs) -> Dataset {
     match args.dataset {
-        DatasetKind::Shapes => shapes::generate(args.dataset_size as usize, args.image_size as usize, args.seed),
+        DatasetKind::Shapes => shapes::generate(
+            args.dataset_size as usize,
+            args.image_size as usize,
+            args.seed,
+        ),
     }
 }
 
@@ -259,7 +304,9 @@ fn default_name(args: &TrainArgs) -> String {
 
 /// A `[rows, cols]` tensor of N(0, 1) noise drawn on the host, so every backend sees the same.
 fn normal_tensor(rng: &mut StdRng, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = (0..rows * cols).map(|_| StandardNormal.sample(rng)).collect();
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| StandardNormal.sample(rng))
+        .collect();
     Tensor::from_data(TensorData::new(v, [rows, cols]), device)
 }
 

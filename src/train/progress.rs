@@ -30,7 +30,11 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             Progress::Bar(bar)
         } else {
-            Progress::Lines { every: total.div_ceil(10).max(1), next: 0, total }
+            Progress::Lines {
+                every: total.div_ceil(10).max(1),
+                next: 0,
+                total,
+            }
         }
     }
 
@@ -41,7 +45,11 @@ impl Progress {
             s.loss_d, s.loss_g, s.d_real, s.d_fake
         );
         if let Some(p) = &s.sparsity {
-            let dead: Vec<String> = p.layers.iter().map(|l| format!("{:.2}", l.dead_units)).collect();
+            let dead: Vec<String> = p
+                .layers
+                .iter()
+                .map(|l| format!("{:.2}", l.dead_units))
+                .collect();
             msg += &format!(" grad0 {:.3} dead [{}]", p.d_grad_zero, dead.join(" "));
         }
         msg += &format!(" {ms_per_step:.0} ms/step");

@@ -33,14 +33,21 @@ pub fn create(out: &Path, name: Option<&str>, default_name: &str) -> Result<Path
 
 fn create_unique(out: &Path, base: &str) -> Result<PathBuf> {
     for k in 1..10_000 {
-        let dir = if k == 1 { out.join(base) } else { out.join(format!("{base}-{k}")) };
+        let dir = if k == 1 {
+            out.join(base)
+        } else {
+            out.join(format!("{base}-{k}"))
+        };
         match fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
         }
     }
-    bail!("could not find a free run directory name for {base} in {}", out.display())
+    bail!(
+        "could not find a free run directory name for {base} in {}",
+        out.display()
+    )
 }
 
 #[cfg(test)]
@@ -54,7 +61,10 @@ mod tests {
         fs::write(dir.join("keep.txt"), "earlier run").unwrap();
         let err = create(tmp.path(), Some("a"), "x").unwrap_err();
         assert!(err.to_string().contains("already exists"));
-        assert_eq!(fs::read_to_string(dir.join("keep.txt")).unwrap(), "earlier run");
+        assert_eq!(
+            fs::read_to_string(dir.join("keep.txt")).unwrap(),
+            "earlier run"
+        );
     }
 
     #[test]

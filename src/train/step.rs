@@ -4,7 +4,7 @@ use anyhow::{Result, anyhow};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Transaction, TensorData};
+use burn::tensor::{TensorData, Transaction};
 
 use super::loss::{bce_fake, bce_real};
 use crate::model::{Discriminator, Generator, NetConfig, NoTap};
@@ -49,7 +49,10 @@ pub struct StepScalars {
 impl Gan {
     /// Fresh networks for `net` on the autodiff `device`, Adam(lr, beta1, 0.999, eps 1e-8) each.
     pub fn new(net: &NetConfig, lr: f64, beta1: f64, device: &Device) -> Result<Self> {
-        let adam = AdamConfig::new().with_beta_1(beta1 as f32).with_beta_2(0.999).with_epsilon(1e-8);
+        let adam = AdamConfig::new()
+            .with_beta_1(beta1 as f32)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-8);
         Ok(Gan {
             g: Generator::new(net, device)?,
             d: Discriminator::new(net, device)?,
@@ -61,7 +64,13 @@ impl Gan {
 
     /// Runs one step: D on `real` and G(`z_d`) detached, then G through D on G(`z_g`).
     /// With `probe`, the sparsity probes ride along inside the same passes.
-    pub fn step(&mut self, real: Tensor<4>, z_d: Tensor<2>, z_g: Tensor<2>, probe: bool) -> StepOutput {
+    pub fn step(
+        &mut self,
+        real: Tensor<4>,
+        z_d: Tensor<2>,
+        z_g: Tensor<2>,
+        probe: bool,
+    ) -> StepOutput {
         let device = real.device();
         // D step: real and fake go through D separately, so batch norm sees each batch alone
         // (the classic DCGAN recipe, as in the PyTorch reference).
@@ -117,10 +126,15 @@ impl StepOutput {
             }
             tx = tx.register(p.masks());
         }
-        let data = tx.try_execute().map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
+        let data = tx
+            .try_execute()
+            .map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
         let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
         let s = &values[0];
-        let sparsity = self.probes.as_ref().map(|p| p.interpret(&values[1], values[2][0], &values[3], &values[4]));
+        let sparsity = self
+            .probes
+            .as_ref()
+            .map(|p| p.interpret(&values[1], values[2][0], &values[3], &values[4]));
         Ok(StepScalars {
             loss_d: s[0] as f64,
             loss_g: s[1] as f64,
@@ -132,7 +146,8 @@ impl StepOutput {
 }
 
 fn to_vec(d: TensorData) -> Result<Vec<f32>> {
-    d.try_into_vec::<f32>().map_err(|e| anyhow!("reading step results: {e:?}"))
+    d.try_into_vec::<f32>()
+        .map_err(|e| anyhow!("reading step results: {e:?}"))
 }
 
 #[cfg(test)]
@@ -165,7 +180,10 @@ mod tests {
         let mut batcher = Batcher::new(64, 32, 1);
         (0..steps)
             .map(|_| {
-                let real = Tensor::<4>::from_data(TensorData::new(batcher.next_batch(&data), [32, 1, 28, 28]), &ad);
+                let real = Tensor::<4>::from_data(
+                    TensorData::new(batcher.next_batch(&data), [32, 1, 28, 28]),
+                    &ad,
+                );
                 let z = || Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 1.0), &ad);
                 gan.step(real, z(), z(), probe).read().unwrap()
             })
@@ -174,10 +192,16 @@ mod tests {
 
     #[test]
     fn relu_gradient_is_as_sparse_as_its_inactive_inputs_and_leaky_is_dense() {
-        let _lock = crate::SEED_LOCK.lock().unwrap();
+        let _lock = crate::seed_lock();
         for arch in [Arch::Dcgan, Arch::Mlp] {
-            let relu = one_step(arch, Act::Relu, true, 1).remove(0).sparsity.unwrap();
-            let leaky = one_step(arch, Act::Leaky, true, 1).remove(0).sparsity.unwrap();
+            let relu = one_step(arch, Act::Relu, true, 1)
+                .remove(0)
+                .sparsity
+                .unwrap();
+            let leaky = one_step(arch, Act::Leaky, true, 1)
+                .remove(0)
+                .sparsity
+                .unwrap();
             for (l, layer) in relu.layers.iter().enumerate() {
                 assert!(
                     (layer.grad_zero - layer.preact_nonpos).abs() < 0.02,
@@ -186,15 +210,33 @@ mod tests {
                     layer.grad_zero,
                     layer.preact_nonpos
                 );
-                assert!((0.2..0.8).contains(&layer.grad_zero), "{arch:?} h{}: {}", l + 1, layer.grad_zero);
+                assert!(
+                    (0.2..0.8).contains(&layer.grad_zero),
+                    "{arch:?} h{}: {}",
+                    l + 1,
+                    layer.grad_zero
+                );
             }
             for (l, layer) in leaky.layers.iter().enumerate() {
-                assert!(layer.grad_zero < 0.01, "{arch:?} leaky h{}: {}", l + 1, layer.grad_zero);
-                assert!(layer.preact_nonpos > 0.2, "{arch:?} leaky h{} has inputs on both sides", l + 1);
+                assert!(
+                    layer.grad_zero < 0.01,
+                    "{arch:?} leaky h{}: {}",
+                    l + 1,
+                    layer.grad_zero
+                );
+                assert!(
+                    layer.preact_nonpos > 0.2,
+                    "{arch:?} leaky h{} has inputs on both sides",
+                    l + 1
+                );
             }
             assert!(relu.d_grad_zero > 0.2 && leaky.d_grad_zero < 0.01);
             for s in [&relu, &leaky] {
-                assert!(s.g_signal_norm.is_finite() && s.g_signal_norm > 0.0, "{arch:?}: {}", s.g_signal_norm);
+                assert!(
+                    s.g_signal_norm.is_finite() && s.g_signal_norm > 0.0,
+                    "{arch:?}: {}",
+                    s.g_signal_norm
+                );
                 assert!((0.0..=1.0).contains(&s.g_signal_zero));
                 assert!((0.0..=1.0).contains(&s.d_param_grad_zero));
             }
@@ -203,9 +245,12 @@ mod tests {
 
     #[test]
     fn probes_do_not_change_training() {
-        let _lock = crate::SEED_LOCK.lock().unwrap();
+        let _lock = crate::seed_lock();
         let losses = |probe| -> Vec<(f64, f64)> {
-            one_step(Arch::Mlp, Act::Relu, probe, 3).iter().map(|s| (s.loss_d, s.loss_g)).collect()
+            one_step(Arch::Mlp, Act::Relu, probe, 3)
+                .iter()
+                .map(|s| (s.loss_d, s.loss_g))
+                .collect()
         };
         assert_eq!(losses(true), losses(false));
     }

@@ -50,7 +50,19 @@ mod tests {
     fn mean_and_last_per_column() {
         let cols = vec!["a".to_string(), "b".to_string()];
         let s = column_stats(&cols, &[vec![1.0, 10.0], vec![3.0, 20.0]]);
-        assert_eq!(s["a"], Stat { mean: 2.0, last: 3.0 });
-        assert_eq!(s["b"], Stat { mean: 15.0, last: 20.0 });
+        assert_eq!(
+            s["a"],
+            Stat {
+                mean: 2.0,
+                last: 3.0
+            }
+        );
+        assert_eq!(
+            s["b"],
+            Stat {
+                mean: 15.0,
+                last: 20.0
+            }
+        );
     }
 }

@@ -1,0 +1,133 @@
+//! End-to-end tests of the gradient-sparsity columns and summary.json.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gan");
+
+fn train(out: &Path, name: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--out",
+        out.to_str().unwrap(),
+        "--name",
+        name,
+        "--quiet",
+        "--backend",
+        "flex",
+        "--dataset-size",
+        "64",
+        "--batch-size",
+        "16",
+        "--steps",
+        "3",
+        "--log-every",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(BIN).args(&args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "gan failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn csv_columns(dir: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut r = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(|v| v.parse().unwrap()).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(dir: &Path, name: &str) -> Vec<f64> {
+    let (h, rows) = csv_columns(dir);
+    let i = h
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {h:?}"));
+    rows.iter().map(|r| r[i]).collect()
+}
+
+#[test]
+fn relu_gradients_are_sparse_and_leaky_ones_are_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    for arch in ["dcgan", "mlp"] {
+        let (relu, leaky) = (format!("{arch}-relu"), format!("{arch}-leaky"));
+        train(tmp.path(), &relu, &["--arch", arch, "--disc-act", "relu"]);
+        train(tmp.path(), &leaky, &["--arch", arch, "--disc-act", "leaky"]);
+        for layer in ["h1", "h2"] {
+            let r = col(&tmp.path().join(&relu), &format!("d_grad_zero_{layer}"));
+            let l = col(&tmp.path().join(&leaky), &format!("d_grad_zero_{layer}"));
+            let nonpos = col(&tmp.path().join(&relu), &format!("d_preact_nonpos_{layer}"));
+            assert!(
+                r.iter().all(|&v| v > 0.2 && v < 0.9),
+                "{arch} relu {layer}: {r:?}"
+            );
+            assert!(l.iter().all(|&v| v < 0.01), "{arch} leaky {layer}: {l:?}");
+            for (z, n) in r.iter().zip(&nonpos) {
+                assert!(
+                    (z - n).abs() < 0.05,
+                    "{arch} {layer}: grad zero {z} far from non-positive {n}"
+                );
+            }
+        }
+        for run in [&relu, &leaky] {
+            let dir = tmp.path().join(run);
+            for name in [
+                "d_dead_units_h1",
+                "d_dead_units_persistent",
+                "g_signal_zero",
+                "d_param_grad_zero",
+            ] {
+                assert!(
+                    col(&dir, name).iter().all(|v| (0.0..=1.0).contains(v)),
+                    "{run} {name}"
+                );
+            }
+            assert!(
+                col(&dir, "g_signal_norm")
+                    .iter()
+                    .all(|&v| v.is_finite() && v > 0.0),
+                "{run}"
+            );
+        }
+    }
+}
+
+#[test]
+fn summary_json_holds_mean_and_last_of_every_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    train(tmp.path(), "s", &["--arch", "mlp", "--disc-act", "relu"]);
+    let dir = tmp.path().join("s");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["steps"], 3);
+    let (header, rows) = csv_columns(&dir);
+    for (i, name) in header.iter().enumerate().skip(1) {
+        let stat = &summary["metrics"][name];
+        let mean = rows.iter().map(|r| r[i]).sum::<f64>() / rows.len() as f64;
+        assert!(
+            (stat["mean"].as_f64().unwrap() - mean).abs() < 1e-9,
+            "{name} mean"
+        );
+        assert_eq!(
+            stat["last"].as_f64().unwrap(),
+            rows.last().unwrap()[i],
+            "{name} last"
+        );
+    }
+}
+
+#[test]
+fn no_probes_leaves_only_the_training_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    train(tmp.path(), "n", &["--arch", "mlp", "--no-probes"]);
+    let (header, _) = csv_columns(&tmp.path().join("n"));
+    assert_eq!(
+        header,
+        ["step", "loss_d", "loss_g", "d_real", "d_fake", "step_ms"]
+    );
+}
