@@ -50,25 +50,23 @@ fn main() -> Result<()> {
         for &arch in &args.arch {
             for &batch in &args.batches {
                 for &act in &args.acts {
-                    let mut medians = [0.0; 2];
-                    for (i, probe) in [false, true].into_iter().enumerate() {
-                        let t = time_steps(&dev, arch, act, batch, probe, args.warmup, args.steps)?;
+                    let [off, on] = time_pair(&dev, arch, act, batch, args.warmup, args.steps)?;
+                    for (probe, t) in [("off", off), ("on", on)] {
                         println!(
                             "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9.1} {:>9.1} {:>9.1}",
                             format!("{arch:?}").to_lowercase(),
                             act.name(),
                             format!("{backend:?}").to_lowercase(),
                             batch,
-                            if probe { "on" } else { "off" },
+                            probe,
                             t.0,
                             t.1,
                             t.2
                         );
-                        medians[i] = t.0;
                     }
                     println!(
                         "       probe overhead: {:+.1}%",
-                        (medians[1] / medians[0] - 1.0) * 100.0
+                        (on.0 / off.0 - 1.0) * 100.0
                     );
                 }
             }
@@ -77,16 +75,16 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// (median, min, max) ms per step.
-fn time_steps(
+/// (median, min, max) ms per step without and with probes. The two trainings alternate step
+/// by step, so drift in machine load hits both alike.
+fn time_pair(
     dev: &Device,
     arch: Arch,
     act: Act,
     batch: usize,
-    probe: bool,
     warmup: usize,
     steps: usize,
-) -> Result<(f64, f64, f64)> {
+) -> Result<[(f64, f64, f64); 2]> {
     dev.seed(1);
     let ad = dev.clone().autodiff();
     let net = NetConfig {
@@ -99,17 +97,24 @@ fn time_steps(
         alpha: 0.2,
         disc_batch_norm: true,
     };
-    let mut gan = Gan::new(&net, 2e-4, 0.5, &ad)?;
+    let mut gans = [
+        Gan::new(&net, 2e-4, 0.5, &ad)?,
+        Gan::new(&net, 2e-4, 0.5, &ad)?,
+    ];
     let real = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &ad);
     let z = || Tensor::<2>::random([batch, 100], Distribution::Normal(0.0, 1.0), &ad);
-    let mut times = Vec::with_capacity(steps);
+    let mut times = [Vec::with_capacity(steps), Vec::with_capacity(steps)];
     for i in 0..warmup + steps {
-        let t = Instant::now();
-        gan.step(real.clone(), z(), z(), probe).read()?;
-        if i >= warmup {
-            times.push(t.elapsed().as_secs_f64() * 1e3);
+        for (k, gan) in gans.iter_mut().enumerate() {
+            let t = Instant::now();
+            gan.step(real.clone(), z(), z(), k == 1).read()?;
+            if i >= warmup {
+                times[k].push(t.elapsed().as_secs_f64() * 1e3);
+            }
         }
     }
-    times.sort_by(f64::total_cmp);
-    Ok((times[times.len() / 2], times[0], times[times.len() - 1]))
+    Ok(times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        (t[t.len() / 2], t[0], t[t.len() - 1])
+    }))
 }

@@ -95,7 +95,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub dataset_size: u32,
     /// Training steps (one discriminator and one generator update each).
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
     /// Images per batch (real and fake batches alike).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -145,29 +145,24 @@ pub struct TrainArgs {
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("alpha must be in [0, 1), got {v}"))
-    }
+    parse_in(s, "alpha", |v| (0.0..1.0).contains(&v), "[0, 1)")
 }
 
 fn parse_beta(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("beta1 must be in [0, 1), got {v}"))
-    }
+    parse_in(s, "beta1", |v| (0.0..1.0).contains(&v), "[0, 1)")
 }
 
 fn parse_lr(s: &str) -> Result<f64, String> {
+    parse_in(s, "learning rate", |v| v > 0.0 && v <= 1.0, "(0, 1]")
+}
+
+/// Parses a number and checks it lies in `range` (NaN never does).
+fn parse_in(s: &str, what: &str, ok: impl Fn(f64) -> bool, range: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if v.is_finite() && v > 0.0 && v <= 1.0 {
+    if ok(v) {
         Ok(v)
     } else {
-        Err(format!("learning rate must be in (0, 1], got {v}"))
+        Err(format!("{what} must be in {range}, got {v}"))
     }
 }
 

@@ -1,9 +1,10 @@
 //! End-to-end tests of the gradient-sparsity columns and summary.json.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gan");
+use std::path::Path;
+
+use common::{assert_ok, column as col, gan, metrics as csv_columns};
 
 fn train(out: &Path, name: &str, extra: &[&str]) {
     let mut args = vec![
@@ -24,31 +25,7 @@ fn train(out: &Path, name: &str, extra: &[&str]) {
         "1",
     ];
     args.extend_from_slice(extra);
-    let o = Command::new(BIN).args(&args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "gan failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn csv_columns(dir: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
-    let mut r = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|x| x.unwrap().iter().map(|v| v.parse().unwrap()).collect())
-        .collect();
-    (header, rows)
-}
-
-fn col(dir: &Path, name: &str) -> Vec<f64> {
-    let (h, rows) = csv_columns(dir);
-    let i = h
-        .iter()
-        .position(|c| c == name)
-        .unwrap_or_else(|| panic!("no column {name} in {h:?}"));
-    rows.iter().map(|r| r[i]).collect()
+    assert_ok(&gan(&args));
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! End-to-end tests of `gan` (training) through the built binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gan");
-
-fn gan(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("running gan")
-}
+use common::{assert_ok, column, gan, metrics};
 
 /// A tiny, fast training: `extra` flags added to a small shapes run named `name` under `out`.
 fn tiny_run(out: &Path, name: &str, extra: &[&str]) -> Output {
@@ -24,40 +22,6 @@ fn tiny_run(out: &Path, name: &str, extra: &[&str]) -> Output {
     }
     args.extend_from_slice(extra);
     gan(&args)
-}
-
-fn assert_ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "gan failed: {}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// The metrics.csv of a run: header and rows.
-fn metrics(dir: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
-    let mut r = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
-    let header = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|rec| {
-            rec.unwrap()
-                .iter()
-                .map(|v| v.parse::<f64>().unwrap())
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
-
-fn column(dir: &Path, name: &str) -> Vec<f64> {
-    let (header, rows) = metrics(dir);
-    let i = header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    rows.iter().map(|r| r[i]).collect()
 }
 
 #[test]

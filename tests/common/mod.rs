@@ -1,0 +1,50 @@
+//! Helpers shared by the end-to-end tests: running the binary and reading a run's metrics.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the built `gan` binary.
+pub fn gan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(args)
+        .output()
+        .expect("running gan")
+}
+
+/// Fails the test with gan's stderr unless it succeeded.
+pub fn assert_ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "gan failed: {}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The metrics.csv of a run: header and rows.
+pub fn metrics(dir: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut r = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            rec.unwrap()
+                .iter()
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// One metrics.csv column of a run.
+pub fn column(dir: &Path, name: &str) -> Vec<f64> {
+    let (header, rows) = metrics(dir);
+    let i = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    rows.iter().map(|r| r[i]).collect()
+}
