@@ -89,10 +89,10 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = DatasetKind::Shapes)]
     pub dataset: DatasetKind,
     /// Image height and width in pixels (dcgan: 4..7 times a power of two ≥ 4, e.g. 28, 32, 64).
-    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(8..=256))]
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(16..=256))]
     pub image_size: u32,
     /// Number of images the shapes dataset draws.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub dataset_size: u32,
     /// Training steps (one discriminator and one generator update each).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -184,6 +184,15 @@ fn bad_flags_fail_with_one_line_and_no_panic() {
         &["--backend", "cuda"],
         &["--lr", "-1"],
         &["--image-size", "30"],
+        &["--arch", "mlp", "--image-size", "8"],
+        &[
+            "--dataset-size",
+            "1000000",
+            "--image-size",
+            "256",
+            "--arch",
+            "mlp",
+        ],
         &["--dataset-size", "4", "--batch-size", "8"],
         &["--no-such-flag"],
     ];

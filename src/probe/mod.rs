@@ -418,3 +418,22 @@ pub(crate) mod tests_support {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod param_tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+
+    #[test]
+    fn param_grad_zeros_counts_exactly() {
+        let dev = Device::flex().autodiff();
+        let lin = LinearConfig::new(2, 2).init(&dev);
+        let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, -1.0]], &dev);
+        // Only output 0 feeds the loss: weight column 1 (2 entries) and bias 1 get zero gradient.
+        let loss = lin.forward(x).slice([0..2, 0..1]).sum();
+        let grads = loss.backward();
+        let (zeros, numel) = ParamGradZeros::of(&lin, &grads);
+        assert_eq!(numel, 6);
+        assert_eq!(zeros.into_data().try_into_vec::<f32>().unwrap(), [3.0]);
+    }
+}

@@ -35,5 +35,13 @@ mod tests {
         }
         let mean: f32 = bce_fake(x).into_scalar();
         assert!(mean.is_finite());
+        // Direction: a confident "real" logit is cheap as real and costly as fake.
+        let scalar = |t: Tensor<1>| -> f64 { t.into_scalar::<f32>() as f64 };
+        let logit = |v: f32| Tensor::<1>::from_floats([v], &dev);
+        assert!((scalar(bce_real(logit(0.0))) - 2f64.ln()).abs() < 1e-6);
+        assert!((scalar(bce_fake(logit(0.0))) - 2f64.ln()).abs() < 1e-6);
+        assert!((scalar(bce_real(logit(3.0))) - (1.0 + (-3f64).exp()).ln()).abs() < 1e-5);
+        assert!((scalar(bce_fake(logit(30.0))) - 30.0).abs() < 1e-4);
+        assert!(scalar(bce_real(logit(30.0))) < 1e-6);
     }
 }

@@ -58,6 +58,16 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
     if args.arch == Arch::Dcgan {
         dcgan::stages(args.image_size as usize)?;
     }
+    // The images live in memory as f32: refuse sizes that cannot fit rather than abort.
+    let bytes = args.dataset_size as u64 * (args.image_size as u64).pow(2) * 4;
+    if bytes > 8 << 30 {
+        bail!(
+            "--dataset-size {} at {} px needs {} GiB of memory; use fewer images",
+            args.dataset_size,
+            args.image_size,
+            bytes >> 30
+        );
+    }
     let data = load_data(args);
     if args.batch_size as usize > data.len {
         bail!(
@@ -164,7 +174,10 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
             progress.tick(step);
         }
         if args.sample_every > 0 && done % args.sample_every == 0 && done < args.steps {
+            let t = Instant::now();
             save(&gan.g, &format!("step_{done:06}.png"))?;
+            // Keep sampling out of step_ms.
+            last_log.0 += t.elapsed();
         }
     }
     let secs = started.elapsed().as_secs_f64();

@@ -231,6 +231,10 @@ mod tests {
                 );
             }
             assert!(relu.d_grad_zero > 0.2 && leaky.d_grad_zero < 0.01);
+            assert_eq!(
+                leaky.d_param_grad_zero, 0.0,
+                "{arch:?}: a LeakyReLU D has no zero weight gradients at init"
+            );
             for s in [&relu, &leaky] {
                 assert!(
                     s.g_signal_norm.is_finite() && s.g_signal_norm > 0.0,
