@@ -278,8 +278,8 @@ impl ProbeTensors {
     ) -> Sparsity {
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
-        let mut offset = 0;
-        for (l, &(numel, units)) in self.d.shapes.iter().enumerate() {
+        let dead_masks = split_masks(masks, &self.d.shapes);
+        for (l, (&(numel, units), dead_mask)) in self.d.shapes.iter().zip(dead_masks).enumerate() {
             let c = &counts[l * 3..l * 3 + 3];
             zeros_total += c[0] as f64;
             numel_total += numel;
@@ -287,12 +287,8 @@ impl ProbeTensors {
                 grad_zero: c[0] as f64 / numel as f64,
                 preact_nonpos: c[1] as f64 / numel as f64,
                 dead_units: c[2] as f64 / units as f64,
-                dead_mask: masks[offset..offset + units]
-                    .iter()
-                    .map(|&m| m > 0.5)
-                    .collect(),
+                dead_mask,
             });
-            offset += units;
         }
         Sparsity {
             layers,
@@ -302,6 +298,22 @@ impl ProbeTensors {
             g_signal_norm: g[1] as f64,
         }
     }
+}
+
+/// Splits the concatenated 0/1 dead masks into one `Vec<bool>` per layer of `shapes`.
+fn split_masks(masks: &[f32], shapes: &[(usize, usize)]) -> Vec<Vec<bool>> {
+    let mut offset = 0;
+    shapes
+        .iter()
+        .map(|&(_, units)| {
+            let m = masks[offset..offset + units]
+                .iter()
+                .map(|&v| v > 0.5)
+                .collect();
+            offset += units;
+            m
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -403,19 +415,7 @@ pub(crate) mod tests_support {
     /// Per-layer dead-unit masks of a finished tap.
     pub fn read_dead(stats: DStats) -> Vec<Vec<bool>> {
         let masks: Vec<f32> = stats.masks.into_data().try_into_vec().unwrap();
-        let mut offset = 0;
-        stats
-            .shapes
-            .iter()
-            .map(|&(_, units)| {
-                let m = masks[offset..offset + units]
-                    .iter()
-                    .map(|&v| v > 0.5)
-                    .collect();
-                offset += units;
-                m
-            })
-            .collect()
+        split_masks(&masks, &stats.shapes)
     }
 }
 

@@ -24,10 +24,12 @@ pub struct Gan {
     pub lr: f64,
 }
 
-/// What one step leaves on the device; read back only when logged.
+/// What one step leaves on the device; reduced and read back only when logged.
 pub struct StepOutput {
-    /// loss_d, loss_g, d_real, d_fake.
-    scalars: Tensor<1>,
+    loss_d: Tensor<1>,
+    loss_g: Tensor<1>,
+    logits_real: Tensor<1>,
+    logits_fake: Tensor<1>,
     probes: Option<ProbeTensors>,
 }
 
@@ -99,27 +101,34 @@ impl Gan {
         let grads = GradientsParams::from_grads(grads, &self.g);
         self.g = self.opt_g.step(self.lr, self.g.clone(), grads);
 
-        let scalars = Tensor::cat(
-            vec![
-                loss_d.inner(),
-                loss_g.inner(),
-                sigmoid(logits_real.inner()).mean(),
-                sigmoid(logits_fake.inner()).mean(),
-            ],
-            0,
-        );
         let probes = match (d_probe, g_probe) {
             (Some((d, param_zeros)), Some(g)) => Some(ProbeTensors { d, param_zeros, g }),
             _ => None,
         };
-        StepOutput { scalars, probes }
+        StepOutput {
+            loss_d: loss_d.inner(),
+            loss_g: loss_g.inner(),
+            logits_real: logits_real.inner(),
+            logits_fake: logits_fake.inner(),
+            probes,
+        }
     }
 }
 
 impl StepOutput {
     /// Reads the step's scalars (and probe readings) back in one transfer.
     pub fn read(self) -> Result<StepScalars> {
-        let mut tx = Transaction::default().register(self.scalars);
+        // Built here, not in the step, so unlogged steps pay nothing for it.
+        let scalars = Tensor::cat(
+            vec![
+                self.loss_d,
+                self.loss_g,
+                sigmoid(self.logits_real).mean(),
+                sigmoid(self.logits_fake).mean(),
+            ],
+            0,
+        );
+        let mut tx = Transaction::default().register(scalars);
         if let Some(p) = &self.probes {
             for t in p.tensors() {
                 tx = tx.register(t);
