@@ -56,6 +56,26 @@ pub enum Arch {
 pub enum DatasetKind {
     /// Built-in procedurally drawn outlines (circle, square, triangle, cross); no files needed.
     Shapes,
+    /// MNIST digits from IDX files (train-images-idx3-ubyte[.gz] and labels) in --data.
+    Mnist,
+    /// Fashion-MNIST from IDX files in --data, or from Debian's dataset-fashion-mnist package.
+    #[value(name = "fashion-mnist")]
+    #[serde(rename = "fashion-mnist")]
+    FashionMnist,
+    /// Every image under --data (recursive); sub-folder names become class labels.
+    Folder,
+}
+
+impl DatasetKind {
+    /// Name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Shapes => "shapes",
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Folder => "folder",
+        }
+    }
 }
 
 /// The burn backend that runs the tensors.
@@ -88,12 +108,25 @@ pub struct TrainArgs {
     /// Training data.
     #[arg(long, value_enum, default_value_t = DatasetKind::Shapes)]
     pub dataset: DatasetKind,
+    /// Data folder: IDX files for mnist/fashion-mnist, images (searched recursively) for folder.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
     /// Image height and width in pixels (dcgan: 4..7 times a power of two ≥ 4, e.g. 28, 32, 64).
+    /// Real images are resized and centre-cropped to it.
     #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(16..=256))]
     pub image_size: u32,
-    /// Number of images the shapes dataset draws.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub dataset_size: u32,
+    /// Colour channels the images are converted to: 1 (grayscale) or 3 (RGB).
+    /// Default: 3 for folder, 1 otherwise.
+    #[arg(long, value_parser = parse_channels)]
+    pub channels: Option<u32>,
+    /// Images to use: shapes draws this many (default 10000); real datasets use all of theirs
+    /// unless set, then a seeded random subset of this size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub dataset_size: Option<u32>,
+    /// Folder data: skip files that cannot be read as images (and report how many), instead of
+    /// stopping at the first one.
+    #[arg(long)]
+    pub skip_bad_images: bool,
     /// Training steps (one discriminator and one generator update each).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
@@ -146,6 +179,14 @@ pub struct TrainArgs {
 
 fn parse_alpha(s: &str) -> Result<f64, String> {
     parse_in(s, "alpha", |v| (0.0..1.0).contains(&v), "[0, 1)")
+}
+
+fn parse_channels(s: &str) -> Result<u32, String> {
+    match s {
+        "1" => Ok(1),
+        "3" => Ok(3),
+        _ => Err(format!("channels must be 1 or 3, got '{s}'")),
+    }
 }
 
 fn parse_beta(s: &str) -> Result<f64, String> {

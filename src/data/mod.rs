@@ -1,10 +1,19 @@
 //! Datasets held in memory and the seeded batch order over them.
 
+pub mod folder;
+pub mod idx;
+pub mod mnist;
+pub mod pixels;
 pub mod shapes;
 
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+
+use crate::cli::DatasetKind;
 
 /// Images in [-1, 1], stored N×C×H×W contiguously, with one class label each.
 #[derive(Debug, Clone)]
@@ -19,14 +28,138 @@ pub struct Dataset {
     pub channels: usize,
     /// Height and width in pixels.
     pub size: usize,
-    /// Name of each class index.
+    /// Name of each class index; empty when the data has no labels (then every label is 0).
     pub class_names: Vec<String>,
+}
+
+/// What to load: the --dataset, --data, --image-size, --channels and --dataset-size flags.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Which dataset.
+    pub kind: DatasetKind,
+    /// Its files, for the real datasets.
+    pub path: Option<PathBuf>,
+    /// Side length of the square images.
+    pub size: usize,
+    /// 1 or 3; the dataset's own default when None.
+    pub channels: Option<usize>,
+    /// Number of images (shapes: to draw; others: a seeded subset).
+    pub limit: Option<usize>,
+    /// Seed of the shapes drawing and of subsets.
+    pub seed: u64,
+    /// Folder data: skip unreadable files.
+    pub skip_bad: bool,
+}
+
+/// Default number of shapes drawn.
+pub const SHAPES_DEFAULT_LEN: usize = 10_000;
+
+/// Loads the data `spec` names, converted to its size and channels; also returns the number of
+/// unreadable files skipped (only with `skip_bad`).
+pub fn load(spec: &Spec) -> Result<(Dataset, usize)> {
+    if spec.kind == DatasetKind::Shapes && spec.path.is_some() {
+        bail!("--data is for --dataset mnist, fashion-mnist or folder; shapes are drawn, not read");
+    }
+    let channels = spec.channels.unwrap_or(match spec.kind {
+        DatasetKind::Folder => 3,
+        _ => 1,
+    });
+    match spec.kind {
+        DatasetKind::Shapes => {
+            let n = spec.limit.unwrap_or(SHAPES_DEFAULT_LEN);
+            check_memory(n, channels * spec.size * spec.size)?;
+            let mut data = shapes::generate(n, spec.size, spec.seed);
+            if channels == 3 {
+                data = data.to_rgb();
+            }
+            Ok((data, 0))
+        }
+        DatasetKind::Mnist | DatasetKind::FashionMnist => {
+            let flavour = if spec.kind == DatasetKind::Mnist {
+                mnist::Flavour::Digits
+            } else {
+                mnist::Flavour::Fashion
+            };
+            let data = mnist::load(&mnist::Request {
+                flavour,
+                dir: spec.path.as_deref(),
+                size: spec.size,
+                channels,
+                limit: spec.limit,
+                seed: spec.seed,
+            })?;
+            Ok((data, 0))
+        }
+        DatasetKind::Folder => {
+            let Some(dir) = spec.path.as_deref() else {
+                bail!("--dataset folder needs --data DIR, the folder of images to train on");
+            };
+            let loaded = folder::load(&folder::Request {
+                dir,
+                size: spec.size,
+                channels,
+                limit: spec.limit,
+                seed: spec.seed,
+                skip_bad: spec.skip_bad,
+            })?;
+            Ok((loaded.data, loaded.skipped.len()))
+        }
+    }
+}
+
+/// The images live in memory as f32: refuse what cannot fit rather than abort mid-way.
+pub fn check_memory(len: usize, image_len: usize) -> Result<()> {
+    let bytes = len as u64 * image_len as u64 * 4;
+    if bytes > 8 << 30 {
+        bail!(
+            "{len} images of {image_len} values need {} GiB of memory; use fewer (--dataset-size) \
+             or smaller (--image-size) images",
+            bytes >> 30
+        );
+    }
+    Ok(())
+}
+
+/// Indices of a seeded random subset of `limit` of `n` items (all of them, in order, if None).
+pub fn subset(n: usize, limit: Option<usize>, seed: u64) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    match limit {
+        Some(k) if k < n => {
+            all.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5355_4253_4554_0001));
+            all.truncate(k);
+            // Keep file order within the subset.
+            all.sort_unstable();
+            all
+        }
+        _ => all,
+    }
 }
 
 impl Dataset {
     /// Number of values in one image.
     pub fn image_len(&self) -> usize {
         self.channels * self.size * self.size
+    }
+
+    /// Whether the images carry class labels.
+    pub fn labelled(&self) -> bool {
+        !self.class_names.is_empty()
+    }
+
+    /// The same grayscale images with their one plane repeated as R, G and B.
+    pub fn to_rgb(self) -> Dataset {
+        assert_eq!(self.channels, 1, "to_rgb takes grayscale data");
+        let plane = self.size * self.size;
+        let images = self
+            .images
+            .chunks(plane)
+            .flat_map(|p| p.iter().chain(p).chain(p).copied())
+            .collect();
+        Dataset {
+            images,
+            channels: 3,
+            ..self
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::cli::{Act, Arch, DatasetKind, TrainArgs};
-use crate::data::{Batcher, Dataset, shapes};
+use crate::data::{self, Batcher};
 use crate::device;
 use crate::model::{Generator, NetConfig, dcgan};
 use crate::probe::dead::DeadTracker;
@@ -47,7 +47,9 @@ struct RunConfig<'a> {
 #[derive(Debug, Serialize)]
 struct DatasetInfo<'a> {
     kind: DatasetKind,
+    path: Option<&'a Path>,
     len: usize,
+    skipped_files: usize,
     channels: usize,
     size: usize,
     classes: &'a [String],
@@ -58,17 +60,21 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
     if args.arch == Arch::Dcgan {
         dcgan::stages(args.image_size as usize)?;
     }
-    // The images live in memory as f32: refuse sizes that cannot fit rather than abort.
-    let bytes = args.dataset_size as u64 * (args.image_size as u64).pow(2) * 4;
-    if bytes > 8 << 30 {
-        bail!(
-            "--dataset-size {} at {} px needs {} GiB of memory; use fewer images",
-            args.dataset_size,
-            args.image_size,
-            bytes >> 30
+    let (data, skipped) = data::load(&data::Spec {
+        kind: args.dataset,
+        path: args.data.clone(),
+        size: args.image_size as usize,
+        channels: args.channels.map(|c| c as usize),
+        limit: args.dataset_size.map(|n| n as usize),
+        seed: args.seed,
+        skip_bad: args.skip_bad_images,
+    })?;
+    if skipped > 0 {
+        eprintln!(
+            "skipped {skipped} unreadable image file(s) under {} (--skip-bad-images)",
+            args.data.as_deref().unwrap_or(Path::new("?")).display()
         );
     }
-    let data = load_data(args);
     if args.batch_size as usize > data.len {
         bail!(
             "--batch-size {} is larger than the dataset ({} images)",
@@ -104,7 +110,9 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
         threads: rayon::current_num_threads(),
         dataset: DatasetInfo {
             kind: args.dataset,
+            path: args.data.as_deref(),
             len: data.len,
+            skipped_files: skipped,
             channels: data.channels,
             size: data.size,
             classes: &data.class_names,
@@ -293,23 +301,13 @@ fn print_summary(summary: &Summary, layers: usize, final_png: &Path) {
     eprintln!("final (mean over logged steps): {}", parts.join("; "));
 }
 
-fn load_data(args: &TrainArgs) -> Dataset {
-    match args.dataset {
-        DatasetKind::Shapes => shapes::generate(
-            args.dataset_size as usize,
-            args.image_size as usize,
-            args.seed,
-        ),
-    }
-}
-
 /// Default run name: dataset, architecture, activation (with alpha), seed and start time.
 fn default_name(args: &TrainArgs) -> String {
     let act = match args.disc_act {
         Act::Relu => "relu".to_string(),
         Act::Leaky => format!("leaky{}", args.alpha),
     };
-    let dataset = format!("{:?}", args.dataset).to_lowercase();
+    let dataset = args.dataset.name();
     let arch = format!("{:?}", args.arch).to_lowercase();
     let time = chrono::Local::now().format("%Y%m%d-%H%M%S");
     format!("{dataset}-{arch}-{act}-s{}-{time}", args.seed)

@@ -48,3 +48,26 @@ pub fn column(dir: &Path, name: &str) -> Vec<f64> {
         .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
     rows.iter().map(|r| r[i]).collect()
 }
+
+/// Asserts `o` failed with exit code 1 and one clean `error:` line; returns that line.
+pub fn assert_clean_error(o: &Output, case: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+    assert_eq!(o.status.code(), Some(1), "{case}: exit {}\n{err}", o.status);
+    assert_eq!(err.lines().count(), 1, "{case}: not one line:\n{err}");
+    assert!(err.starts_with("error: "), "{case}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{case}: {err}"
+    );
+    err
+}
+
+/// Width and height of a sample grid of `n` tiles of `size` pixels (2 px padding).
+pub fn grid_pixels(n: u32, size: u32) -> (u32, u32) {
+    let cols = (n as f64).sqrt().ceil() as u32;
+    let rows = n.div_ceil(cols);
+    (
+        (cols * size + (cols + 1) * 2),
+        (rows * size + (rows + 1) * 2),
+    )
+}
