@@ -28,6 +28,33 @@ pub struct Cli {
 pub enum Command {
     /// Train a generator/discriminator pair and write a run directory (the default action).
     Train(TrainArgs),
+    /// Draw a grid of samples (or latent interpolations) from a run's checkpointed generator.
+    Sample(SampleArgs),
+}
+
+/// Flags of `gan sample`.
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// Run directory whose checkpoint holds the generator.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Number of images in the grid (with --interpolate: rounded down to whole rows).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub n: u32,
+    /// Seed of the noise: the same seed gives the same grid.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write the PNG (default: RUN_DIR/samples/sample-s<seed>.png, or
+    /// interpolate-s<seed>.png; an existing file is never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rows of latent interpolations: each row walks in equal steps from one random noise
+    /// vector to another.
+    #[arg(long)]
+    pub interpolate: bool,
+    /// Tensor backend to run the generator on.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
 }
 
 /// A hidden-layer activation.
@@ -92,6 +119,7 @@ pub enum BackendKind {
 
 /// Flags of a training run.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainArgs {
     /// Discriminator hidden activation.
     #[arg(long, value_enum, default_value_t = Act::Leaky)]
@@ -175,6 +203,48 @@ pub struct TrainArgs {
     /// No progress bar: a plain line every tenth of the run.
     #[arg(long)]
     pub quiet: bool,
+    /// Write a checkpoint (networks, optimizer states, loop state) every N steps and at the end
+    /// (0: only at the end and on Ctrl-C).
+    #[arg(long, default_value_t = 250)]
+    pub checkpoint_every: u64,
+    /// Continue the run in RUN_DIR from its last checkpoint, with its saved settings; --steps
+    /// sets a new total, and --lr, --backend, --threads, --log-every, --sample-every,
+    /// --checkpoint-every, --quiet may change. Settings that define the model or data may not.
+    #[arg(long, value_name = "RUN_DIR")]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
+    /// The flags given on the command line (as opposed to defaults), for --resume.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub explicit: Vec<String>,
+}
+
+impl Default for TrainArgs {
+    /// Every flag at its default (missing fields of older config.json files get these).
+    fn default() -> Self {
+        Cli::try_parse_from(["gan"]).expect("defaults parse").train
+    }
+}
+
+/// Parses the command line, noting which training flags were given explicitly.
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let explicit = |m: &clap::ArgMatches| -> Vec<String> {
+        m.ids()
+            .filter(|id| {
+                m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_string())
+            .collect()
+    };
+    match (&mut cli.command, matches.subcommand()) {
+        (Some(Command::Train(args)), Some((_, sub))) => args.explicit = explicit(sub),
+        (None, _) => cli.train.explicit = explicit(&matches),
+        _ => {}
+    }
+    Ok(cli)
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {

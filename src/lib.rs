@@ -6,6 +6,7 @@ pub mod device;
 pub mod model;
 pub mod probe;
 pub mod report;
+pub mod sample;
 pub mod train;
 
 /// burn's random generator is global per backend: tests that draw from it hold this lock.

@@ -2,12 +2,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
-use gan::cli::{Cli, Command};
+use gan::cli::Command;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // burn materialises loaded optimizer state on its default device, which would be the GPU;
+    // flex is always there, and the state moves to the run's device on the next step.
+    // Safe: no other thread exists yet.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+    let cli = match gan::cli::parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.exit()
@@ -18,11 +23,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => gan::train::run(&cli.train).map(|_| ()),
-        Some(Command::Train(args)) => gan::train::run(&args).map(|_| ()),
+        None => gan::train::run(&cli.train).map(|r| r.exit_code()),
+        Some(Command::Train(args)) => gan::train::run(&args).map(|r| r.exit_code()),
+        Some(Command::Sample(args)) => gan::sample::run(&args).map(|_| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

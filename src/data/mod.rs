@@ -163,12 +163,14 @@ impl Dataset {
     }
 }
 
-/// Hands out batches of image indices, reshuffled every epoch from its own seeded stream.
+/// Hands out the batch of any step: the order of epoch e is a permutation seeded by (seed, e),
+/// so the data order is a pure function of the step and a resumed run needs no RNG state.
 pub struct Batcher {
-    order: Vec<usize>,
-    pos: usize,
+    len: usize,
     batch_size: usize,
-    rng: StdRng,
+    seed: u64,
+    /// The epoch whose order is cached, and that order.
+    epoch: Option<(u64, Vec<usize>)>,
 }
 
 impl Batcher {
@@ -178,30 +180,44 @@ impl Batcher {
             batch_size >= 1 && batch_size <= len,
             "batch size checked by the caller"
         );
-        let mut b = Batcher {
-            order: (0..len).collect(),
-            pos: 0,
+        Batcher {
+            len,
             batch_size,
-            rng: StdRng::seed_from_u64(seed ^ 0x4241_5443_4845_5201),
-        };
-        b.order.shuffle(&mut b.rng);
-        b
+            seed,
+            epoch: None,
+        }
     }
 
-    /// Gathers the next batch's pixels into one N×C×H×W buffer.
-    pub fn next_batch(&mut self, data: &Dataset) -> Vec<f32> {
-        if self.pos + self.batch_size > self.order.len() {
-            self.order.shuffle(&mut self.rng);
-            self.pos = 0;
+    /// Gathers the pixels of step `step`'s batch into one N×C×H×W buffer.
+    pub fn batch(&mut self, step: u64, data: &Dataset) -> Vec<f32> {
+        let per_epoch = (self.len / self.batch_size) as u64;
+        let (epoch, k) = (step / per_epoch, (step % per_epoch) as usize);
+        if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let mut order: Vec<usize> = (0..self.len).collect();
+            order.shuffle(&mut StdRng::seed_from_u64(stream_seed(
+                self.seed,
+                0x4241_5443_4845_5201,
+                epoch,
+            )));
+            self.epoch = Some((epoch, order));
         }
+        let order = &self.epoch.as_ref().expect("set above").1;
         let n = data.image_len();
         let mut out = Vec::with_capacity(self.batch_size * n);
-        for &i in &self.order[self.pos..self.pos + self.batch_size] {
+        for &i in &order[k * self.batch_size..(k + 1) * self.batch_size] {
             out.extend_from_slice(&data.images[i * n..(i + 1) * n]);
         }
-        self.pos += self.batch_size;
         out
     }
+}
+
+/// The seed of item `index` of the random stream `stream` under the run's `seed`.
+pub fn stream_seed(seed: u64, stream: u64, index: u64) -> u64 {
+    // SplitMix64 finaliser: nearby (seed, index) pairs give unrelated seeds.
+    let mut z = seed ^ stream ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -223,8 +239,8 @@ mod tests {
     fn each_epoch_visits_every_item_once() {
         let data = numbered(12);
         let mut b = Batcher::new(12, 4, 5);
-        for _epoch in 0..3 {
-            let mut seen: Vec<f32> = (0..3).flat_map(|_| b.next_batch(&data)).collect();
+        for epoch in 0..3 {
+            let mut seen: Vec<f32> = (0..3).flat_map(|k| b.batch(epoch * 3 + k, &data)).collect();
             seen.sort_by(f32::total_cmp);
             assert_eq!(seen, (0..12).map(|i| i as f32).collect::<Vec<_>>());
         }
@@ -236,10 +252,21 @@ mod tests {
         let run = |seed| {
             let mut b = Batcher::new(50, 8, seed);
             (0..10)
-                .flat_map(|_| b.next_batch(&data))
+                .flat_map(|step| b.batch(step, &data))
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));
+    }
+
+    #[test]
+    fn any_step_can_be_asked_for_first() {
+        let data = numbered(50);
+        let mut walk = Batcher::new(50, 8, 3);
+        let walked: Vec<Vec<f32>> = (0..20).map(|s| walk.batch(s, &data)).collect();
+        let mut jump = Batcher::new(50, 8, 3);
+        assert_eq!(jump.batch(13, &data), walked[13]);
+        assert_eq!(jump.batch(2, &data), walked[2]);
+        assert_ne!(walked[0], walked[6], "epochs are reshuffled");
     }
 }

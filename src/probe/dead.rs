@@ -17,13 +17,41 @@ impl DeadTracker {
         }
     }
 
-    /// Adds one logged step's per-layer masks; returns, per layer, the fraction of units dead in
-    /// every remembered step (all of them until `window` steps have been seen).
-    pub fn push(&mut self, masks: Vec<Vec<bool>>) -> Vec<f64> {
+    /// A tracker that continues from `history` (oldest first), as saved in a checkpoint.
+    pub fn with_history(window: usize, history: Vec<Vec<Vec<bool>>>) -> Self {
+        let mut t = DeadTracker::new(window);
+        for masks in history {
+            t.remember(masks);
+        }
+        t
+    }
+
+    /// The remembered masks, oldest first.
+    pub fn history(&self) -> Vec<Vec<Vec<bool>>> {
+        self.history.iter().cloned().collect()
+    }
+
+    /// What `push` would return, without remembering `masks` (for rows off the log schedule,
+    /// so that a resumed run continues exactly as an uninterrupted one).
+    pub fn peek(&self, masks: Vec<Vec<bool>>) -> Vec<f64> {
+        let mut t = DeadTracker {
+            window: self.window,
+            history: self.history.clone(),
+        };
+        t.push(masks)
+    }
+
+    fn remember(&mut self, masks: Vec<Vec<bool>>) {
         if self.history.len() == self.window {
             self.history.pop_front();
         }
         self.history.push_back(masks);
+    }
+
+    /// Adds one logged step's per-layer masks; returns, per layer, the fraction of units dead in
+    /// every remembered step (all of them until `window` steps have been seen).
+    pub fn push(&mut self, masks: Vec<Vec<bool>>) -> Vec<f64> {
+        self.remember(masks);
         let latest = self.history.back().expect("just pushed");
         (0..latest.len())
             .map(|l| {

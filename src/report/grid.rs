@@ -29,6 +29,18 @@ pub fn save_grid(
     size: usize,
     path: &Path,
 ) -> Result<()> {
+    save_grid_with_cols(values, n, grid_shape(n).0, channels, size, path)
+}
+
+/// Like [`save_grid`], with `cols` tiles per row.
+pub fn save_grid_with_cols(
+    values: &[f32],
+    n: usize,
+    cols: usize,
+    channels: usize,
+    size: usize,
+    path: &Path,
+) -> Result<()> {
     ensure!(
         channels == 1 || channels == 3,
         "grids take 1 or 3 channels, not {channels}"
@@ -37,8 +49,9 @@ pub fn save_grid(
         values.len() == n * channels * size * size,
         "grid input has the wrong length"
     );
-    let (cols, _) = grid_shape(n);
-    let (w, h) = grid_pixels(n, size);
+    ensure!(cols >= 1, "a grid needs at least one column");
+    let side = |k: usize| (k * size + (k + 1) * PAD) as u32;
+    let (w, h) = (side(cols), side(n.div_ceil(cols)));
     let to_u8 = |v: f32| (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
     let plane = size * size;
     // Tile k's pixel (x, y) in grid coordinates.

@@ -1,9 +1,9 @@
 //! `metrics.csv`: one row per logged step, flushed at once so a crashed run stays readable.
 
-use std::fs::File;
+use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 
 /// Appends rows of named numeric columns to a CSV file.
 pub struct MetricsLog {
@@ -22,6 +22,66 @@ impl MetricsLog {
             writer,
             columns: columns.len(),
         })
+    }
+
+    /// Reopens a resumed run's file for appending, keeping only the rows `keep(step)` accepts
+    /// (rewritten atomically); returns the log and the kept rows, `step` column excluded.
+    pub fn reopen(
+        path: &Path,
+        columns: &[String],
+        keep: impl Fn(u64) -> bool,
+    ) -> Result<(Self, Vec<Vec<f64>>)> {
+        let ctx = || format!("reading {}", path.display());
+        let mut reader = csv::Reader::from_path(path).with_context(ctx)?;
+        let header: Vec<String> = reader
+            .headers()
+            .with_context(ctx)?
+            .iter()
+            .map(String::from)
+            .collect();
+        if header.first().map(String::as_str) != Some("step") || header[1..] != *columns {
+            bail!(
+                "{}: its columns are not those of this run's settings; cannot append",
+                path.display()
+            );
+        }
+        let mut kept = Vec::new();
+        for record in reader.records() {
+            let record = record.with_context(ctx)?;
+            let values: Vec<f64> = record
+                .iter()
+                .map(|v| v.parse::<f64>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("{}: a row is not numeric", path.display()))?;
+            // A crash mid-write can leave a short last row: it is dropped with the rest.
+            if values.len() == header.len() && keep(values[0] as u64) {
+                kept.push(values);
+            }
+        }
+        let tmp = path.with_extension("csv.tmp");
+        {
+            let mut w = csv::Writer::from_path(&tmp)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            w.write_record(&header)?;
+            for row in &kept {
+                let mut rec = vec![(row[0] as u64).to_string()];
+                rec.extend(row[1..].iter().map(|v| format!("{v}")));
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+        }
+        fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let log = MetricsLog {
+            writer: csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(file),
+            columns: columns.len(),
+        };
+        Ok((log, kept.into_iter().map(|r| r[1..].to_vec()).collect()))
     }
 
     /// Writes one row; `values` follow the header's order.

@@ -1,8 +1,11 @@
 //! The training command: data, networks, the loop, and everything written to the run directory.
 
+pub mod checkpoint;
+pub mod interrupt;
 pub mod loss;
 pub mod metrics;
 pub mod progress;
+pub mod resume;
 pub mod run_dir;
 pub mod step;
 pub mod summary;
@@ -11,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -19,16 +22,19 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::cli::{Act, Arch, DatasetKind, TrainArgs};
-use crate::data::{self, Batcher};
+use crate::data::{self, Batcher, stream_seed};
 use crate::device;
 use crate::model::{Generator, NetConfig, dcgan};
 use crate::probe::dead::DeadTracker;
 use crate::probe::layer_name;
 use crate::report::grid::save_grid;
+use checkpoint::State;
+use interrupt::StopFlag;
 use metrics::MetricsLog;
 use progress::Progress;
+use resume::Resume;
 use step::{Gan, StepScalars};
-use summary::Summary;
+use summary::{Status, Summary};
 
 /// Everything about a run, written to `config.json`.
 #[derive(Debug, Serialize)]
@@ -55,8 +61,47 @@ struct DatasetInfo<'a> {
     classes: &'a [String],
 }
 
-/// Trains as `args` says and returns the run directory.
-pub fn run(args: &TrainArgs) -> Result<PathBuf> {
+/// How a training command ended (errors aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// All planned steps done.
+    Finished(PathBuf),
+    /// Stopped by Ctrl-C/SIGTERM after a checkpoint; resumable.
+    Interrupted(PathBuf),
+}
+
+impl Outcome {
+    /// The process exit status for this outcome.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Finished(_) => 0,
+            Outcome::Interrupted(_) => interrupt::EXIT_CODE,
+        }
+    }
+}
+
+/// Trains as `args` says (a new run, or `--resume`) and says how it ended.
+pub fn run(args: &TrainArgs) -> Result<Outcome> {
+    let (mut args, resume) = match &args.resume {
+        Some(_) => {
+            let (a, r) = resume::plan(args)?;
+            (a, Some(r))
+        }
+        None => (args.clone(), None),
+    };
+    if resume.is_none() {
+        // Absolute, so the run can be resumed from any folder.
+        if let Some(p) = &args.data
+            && let Ok(abs) = fs::canonicalize(p)
+        {
+            args.data = Some(abs);
+        }
+    }
+    train(&args, resume)
+}
+
+/// The training proper, fresh or resumed.
+fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
     if args.arch == Arch::Dcgan {
         dcgan::stages(args.image_size as usize)?;
     }
@@ -99,85 +144,153 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
     let ad = dev.clone().autodiff();
     let mut gan = Gan::new(&net, args.lr, args.beta1, &ad)?;
 
-    // Only now, with every input checked, touch the output folder.
-    let dir = run_dir::create(&args.out, args.name.as_deref(), &default_name(args))?;
-    let config = RunConfig {
-        gan_version: env!("CARGO_PKG_VERSION"),
-        burn_version: "0.22.1",
-        args,
-        net: &net,
-        device: &opened.description,
-        threads: rayon::current_num_threads(),
-        dataset: DatasetInfo {
-            kind: args.dataset,
-            path: args.data.as_deref(),
-            len: data.len,
-            skipped_files: skipped,
-            channels: data.channels,
-            size: data.size,
-            classes: &data.class_names,
-        },
-        started: chrono::Local::now().to_rfc3339(),
-        command_line: std::env::args().collect(),
-    };
-    write_json(&dir.join("config.json"), &config)?;
-    eprintln!("run directory: {}  [{}]", dir.display(), opened.description);
-
     let layers = gan.d.hidden_layers();
     let probes = !args.no_probes;
     let columns = metric_columns(layers, probes);
-    let mut log = MetricsLog::create(&dir.join("metrics.csv"), &columns)?;
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    let mut dead = DeadTracker::new(args.dead_window as usize);
-    let batch = args.batch_size as usize;
     let latent = args.latent_dim as usize;
-    let mut batcher = Batcher::new(data.len, batch, args.seed);
-    // Separate streams: the fixed sample noise depends on the seed and latent size only.
-    let mut noise_rng = StdRng::seed_from_u64(args.seed ^ 0x4e4f_4953_4500_0001);
-    let fixed_z = normal_tensor(
-        &mut StdRng::seed_from_u64(args.seed ^ 0x4649_5845_4400_0001),
-        args.sample_count as usize,
-        latent,
-        &dev,
-    );
+    let sample_count = args.sample_count as usize;
+
+    // Only now, with every input checked, touch the output folder.
+    let (dir, mut log, mut rows, mut dead, fixed_z, start, prior_seconds) = match resume {
+        Some(r) => {
+            checkpoint::load_into(&r.checkpoint, &mut gan)?;
+            let every = r.saved_log_every;
+            let resumed_at = r.state.step;
+            // Rows of steps not yet checkpointed are redone; rows off the saved schedule were
+            // end-of-run rows that an uninterrupted run would not have.
+            let (log, rows) = MetricsLog::reopen(&r.dir.join("metrics.csv"), &columns, |s| {
+                s < resumed_at && s % every == 0
+            })?;
+            resume::record(
+                &r.dir,
+                serde_json::json!({
+                    "at_step": resumed_at,
+                    "steps": args.steps,
+                    "device": opened.description,
+                    "started": chrono::Local::now().to_rfc3339(),
+                    "command_line": std::env::args().collect::<Vec<_>>(),
+                }),
+            )?;
+            eprintln!(
+                "resuming {} at step {resumed_at} of {}  [{}]",
+                r.dir.display(),
+                args.steps,
+                opened.description
+            );
+            let dead = DeadTracker::with_history(args.dead_window as usize, r.state.dead_history);
+            (
+                r.dir,
+                log,
+                rows,
+                dead,
+                r.state.fixed_z,
+                resumed_at,
+                r.state.train_seconds,
+            )
+        }
+        None => {
+            let dir = run_dir::create(&args.out, args.name.as_deref(), &default_name(args))?;
+            let config = RunConfig {
+                gan_version: env!("CARGO_PKG_VERSION"),
+                burn_version: "0.22.1",
+                args,
+                net: &net,
+                device: &opened.description,
+                threads: rayon::current_num_threads(),
+                dataset: DatasetInfo {
+                    kind: args.dataset,
+                    path: args.data.as_deref(),
+                    len: data.len,
+                    skipped_files: skipped,
+                    channels: data.channels,
+                    size: data.size,
+                    classes: &data.class_names,
+                },
+                started: chrono::Local::now().to_rfc3339(),
+                command_line: std::env::args().collect(),
+            };
+            write_json(&dir.join("config.json"), &config)?;
+            eprintln!("run directory: {}  [{}]", dir.display(), opened.description);
+            let log = MetricsLog::create(&dir.join("metrics.csv"), &columns)?;
+            // A stream of its own: the fixed noise depends on the seed and sizes only.
+            let fixed_z = normal_values(
+                &mut StdRng::seed_from_u64(args.seed ^ 0x4649_5845_4400_0001),
+                sample_count * latent,
+            );
+            let dead = DeadTracker::new(args.dead_window as usize);
+            (dir, log, Vec::new(), dead, fixed_z, 0, 0.0)
+        }
+    };
+    if fixed_z.len() != sample_count * latent {
+        bail!(
+            "{}: the checkpoint's sample noise does not match --sample-count",
+            dir.display()
+        );
+    }
+    let fixed_z = Tensor::<2>::from_data(TensorData::new(fixed_z, [sample_count, latent]), &dev);
     let samples = dir.join("samples");
     let save = |g: &Generator, name: &str| save_samples(g, &fixed_z, &net, &samples.join(name));
-    save(&gan.g, "step_000000.png")?;
+    if start == 0 {
+        save(&gan.g, "step_000000.png")?;
+    }
 
+    // Fault injection for the divergence tests: a NaN pixel in the batch of this step.
+    let nan_at: Option<u64> = std::env::var("GAN_FAULT_NAN_AT_STEP")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let stop = StopFlag::install()?;
+    let batch = args.batch_size as usize;
+    let mut batcher = Batcher::new(data.len, batch, args.seed);
     let mut progress = Progress::new(args.steps, args.quiet);
     let started = Instant::now();
-    let mut last_log = (Instant::now(), 0u64);
-    for step in 0..args.steps {
+    let mut last_log = (Instant::now(), start);
+    let mut last_checkpoint = (start > 0).then_some(start);
+    let mut ended = Status::Finished;
+    let mut done = start;
+    let ctx = LoopContext {
+        dir: &dir,
+        args,
+        columns: &columns,
+        prior_seconds,
+        start,
+    };
+    for step in start..args.steps {
+        let mut pixels = batcher.batch(step, &data);
+        if nan_at == Some(step) {
+            pixels[0] = f32::NAN;
+        }
         let real = Tensor::<4>::from_data(
-            TensorData::new(
-                batcher.next_batch(&data),
-                [batch, data.channels, data.size, data.size],
-            ),
+            TensorData::new(pixels, [batch, data.channels, data.size, data.size]),
             &ad,
         );
-        let z_d = normal_tensor(&mut noise_rng, batch, latent, &ad);
-        let z_g = normal_tensor(&mut noise_rng, batch, latent, &ad);
-        let done = step + 1;
-        let logged = step % args.log_every == 0 || done == args.steps;
+        let (z_d, z_g) = step_noise(args.seed, step, batch, latent, &ad);
+        done = step + 1;
+        let on_schedule = step % args.log_every == 0;
+        let logged = on_schedule || done == args.steps;
+        let checkpoint_now = args.checkpoint_every > 0 && done % args.checkpoint_every == 0;
         let out = gan.step(real, z_d, z_g, logged && probes);
+        // A signal during the step lets it finish; the checkpoint then covers it.
+        let stopping = stop.requested();
 
-        if logged {
+        if logged || checkpoint_now || stopping {
             let s = out.read()?;
-            let ms = last_log.0.elapsed().as_secs_f64() * 1e3 / (done - last_log.1) as f64;
-            last_log = (Instant::now(), done);
             for (name, v) in [("loss_d", s.loss_d), ("loss_g", s.loss_g)] {
                 if !v.is_finite() {
                     progress.finish();
-                    bail!(
-                        "training diverged at step {step}: {name} is {v}; try a lower --lr (outputs so far are in {})",
-                        dir.display()
-                    );
+                    let why = format!("{name} is {v}");
+                    return Err(ctx.diverged(step, &why, &rows, last_checkpoint, started));
                 }
             }
-            let row = metric_row(&s, &mut dead, ms);
-            log.write(step, &row)?;
-            progress.update(step, &s, ms);
-            rows.push(row);
+            if logged {
+                let ms = last_log.0.elapsed().as_secs_f64() * 1e3 / (done - last_log.1) as f64;
+                last_log = (Instant::now(), done);
+                let row = metric_row(&s, &mut dead, ms, on_schedule);
+                log.write(step, &row)?;
+                progress.update(step, &s, ms);
+                rows.push(row);
+            } else {
+                progress.tick(step);
+            }
         } else {
             progress.tick(step);
         }
@@ -187,26 +300,153 @@ pub fn run(args: &TrainArgs) -> Result<PathBuf> {
             // Keep sampling out of step_ms.
             last_log.0 += t.elapsed();
         }
+        if (checkpoint_now && done < args.steps) || stopping {
+            let t = Instant::now();
+            if !ctx.checkpoint(&gan, &dead, &fixed_z, done, started)? {
+                progress.finish();
+                let why = "a parameter became NaN or infinite";
+                return Err(ctx.diverged(step, why, &rows, last_checkpoint, started));
+            }
+            last_checkpoint = Some(done);
+            last_log.0 += t.elapsed();
+        }
+        if stopping {
+            ended = Status::Interrupted;
+            break;
+        }
     }
-    let secs = started.elapsed().as_secs_f64();
-    save(&gan.g, &format!("step_{:06}.png", args.steps))?;
-    fs::copy(
-        samples.join(format!("step_{:06}.png", args.steps)),
-        samples.join("final.png"),
-    )
-    .context("writing samples/final.png")?;
     progress.finish();
-
-    let summary = Summary {
-        steps: args.steps,
-        logged_steps: rows.len(),
-        wall_seconds: secs,
-        ms_per_step: secs * 1e3 / args.steps as f64,
-        metrics: summary::column_stats(&columns, &rows),
-    };
+    if ended == Status::Finished {
+        save(&gan.g, &format!("step_{done:06}.png"))?;
+        fs::copy(
+            samples.join(format!("step_{done:06}.png")),
+            samples.join("final.png"),
+        )
+        .context("writing samples/final.png")?;
+        if !ctx.checkpoint(&gan, &dead, &fixed_z, done, started)? {
+            let why = "a parameter became NaN or infinite";
+            return Err(ctx.diverged(done - 1, why, &rows, last_checkpoint, started));
+        }
+    }
+    let summary = ctx.summary(done, &rows, started, ended, None);
     write_json(&dir.join("summary.json"), &summary)?;
+    if ended == Status::Interrupted {
+        eprintln!(
+            "interrupted after step {done} of {}; checkpoint written. Continue with: gan --resume {}",
+            args.steps,
+            dir.display()
+        );
+        return Ok(Outcome::Interrupted(dir));
+    }
     print_summary(&summary, layers, &samples.join("final.png"));
-    Ok(dir)
+    Ok(Outcome::Finished(dir))
+}
+
+/// What the loop's helpers need to know about the run.
+struct LoopContext<'a> {
+    dir: &'a Path,
+    args: &'a TrainArgs,
+    columns: &'a [String],
+    prior_seconds: f64,
+    start: u64,
+}
+
+impl LoopContext<'_> {
+    /// Writes a checkpoint after `done` steps, unless a parameter is no longer finite (false).
+    fn checkpoint(
+        &self,
+        gan: &Gan,
+        dead: &DeadTracker,
+        fixed_z: &Tensor<2>,
+        done: u64,
+        started: Instant,
+    ) -> Result<bool> {
+        if !checkpoint::params_finite(&gan.g)? || !checkpoint::params_finite(&gan.d)? {
+            return Ok(false);
+        }
+        let fixed_z: Vec<f32> = fixed_z
+            .to_data()
+            .try_into_vec()
+            .map_err(|e| anyhow!("reading the sample noise: {e:?}"))?;
+        let state = State {
+            step: done,
+            fixed_z,
+            dead_history: dead.history(),
+            train_seconds: self.prior_seconds + started.elapsed().as_secs_f64(),
+            seed: self.args.seed,
+        };
+        checkpoint::save(self.dir, gan, &state)?;
+        Ok(true)
+    }
+
+    /// summary.json's content after `done` steps.
+    fn summary(
+        &self,
+        done: u64,
+        rows: &[Vec<f64>],
+        started: Instant,
+        status: Status,
+        diverged_at_step: Option<u64>,
+    ) -> Summary {
+        let secs = started.elapsed().as_secs_f64();
+        Summary {
+            status,
+            steps: done,
+            planned_steps: self.args.steps,
+            diverged_at_step,
+            logged_steps: rows.len(),
+            wall_seconds: self.prior_seconds + secs,
+            ms_per_step: secs * 1e3 / (done - self.start).max(1) as f64,
+            metrics: summary::column_stats(self.columns, rows),
+        }
+    }
+
+    /// Records a divergence at `step` in summary.json and builds the error that stops the run.
+    fn diverged(
+        &self,
+        step: u64,
+        why: &str,
+        rows: &[Vec<f64>],
+        last_checkpoint: Option<u64>,
+        started: Instant,
+    ) -> anyhow::Error {
+        let summary = self.summary(step, rows, started, Status::Diverged, Some(step));
+        if let Err(e) = write_json(&self.dir.join("summary.json"), &summary) {
+            return e.context(format!("training diverged at step {step} ({why})"));
+        }
+        let resume = match last_checkpoint {
+            Some(k) => format!(
+                "the last good checkpoint (step {k}) is kept; continue from it with a lower rate: gan --resume {} --lr {:e}",
+                self.dir.display(),
+                self.args.lr / 10.0
+            ),
+            None => format!(
+                "no checkpoint was written before it; try a lower --lr (outputs so far are in {})",
+                self.dir.display()
+            ),
+        };
+        anyhow!("training diverged at step {step}: {why}; {resume}")
+    }
+}
+
+/// The two noise batches of step `step`: drawn from a stream seeded by (seed, step), so a
+/// resumed run draws exactly what an uninterrupted one would.
+fn step_noise(
+    seed: u64,
+    step: u64,
+    batch: usize,
+    latent: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let mut rng = StdRng::seed_from_u64(stream_seed(seed, 0x4e4f_4953_4500_0001, step));
+    let mut z = || {
+        Tensor::from_data(
+            TensorData::new(normal_values(&mut rng, batch * latent), [batch, latent]),
+            device,
+        )
+    };
+    let z_d = z();
+    (z_d, z())
 }
 
 /// metrics.csv columns after `step`, in order. Column names are a public interface (README).
@@ -237,15 +477,20 @@ pub fn metric_columns(layers: usize, probes: bool) -> Vec<String> {
     c
 }
 
-/// One metrics.csv row in `metric_columns` order.
-fn metric_row(s: &StepScalars, dead: &mut DeadTracker, ms: f64) -> Vec<f64> {
+/// One metrics.csv row in `metric_columns` order; only rows on the log schedule enter the
+/// dead-unit window.
+fn metric_row(s: &StepScalars, dead: &mut DeadTracker, ms: f64, on_schedule: bool) -> Vec<f64> {
     let mut row = vec![s.loss_d, s.loss_g, s.d_real, s.d_fake];
     if let Some(p) = &s.sparsity {
         row.push(p.d_grad_zero);
         row.extend(p.layers.iter().map(|l| l.grad_zero));
         row.extend(p.layers.iter().map(|l| l.preact_nonpos));
         row.extend(p.layers.iter().map(|l| l.dead_units));
-        let persistent = dead.push(p.layers.iter().map(|l| l.dead_mask.clone()).collect());
+        let masks = p.layers.iter().map(|l| l.dead_mask.clone()).collect();
+        let persistent = match on_schedule {
+            true => dead.push(masks),
+            false => dead.peek(masks),
+        };
         row.extend(&persistent);
         // Unit-weighted over all layers.
         let units: Vec<usize> = p.layers.iter().map(|l| l.dead_mask.len()).collect();
@@ -313,12 +558,9 @@ fn default_name(args: &TrainArgs) -> String {
     format!("{dataset}-{arch}-{act}-s{}-{time}", args.seed)
 }
 
-/// A `[rows, cols]` tensor of N(0, 1) noise drawn on the host, so every backend sees the same.
-fn normal_tensor(rng: &mut StdRng, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = (0..rows * cols)
-        .map(|_| StandardNormal.sample(rng))
-        .collect();
-    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+/// `n` N(0, 1) values drawn on the host, so every backend sees the same noise.
+pub fn normal_values(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| StandardNormal.sample(rng)).collect()
 }
 
 /// Writes the grid of G(fixed noise), with batch norm in inference mode.

@@ -188,9 +188,9 @@ mod tests {
         let data = shapes::generate(64, 28, 1);
         let mut batcher = Batcher::new(64, 32, 1);
         (0..steps)
-            .map(|_| {
+            .map(|step| {
                 let real = Tensor::<4>::from_data(
-                    TensorData::new(batcher.next_batch(&data), [32, 1, 28, 28]),
+                    TensorData::new(batcher.batch(step as u64, &data), [32, 1, 28, 28]),
                     &ad,
                 );
                 let z = || Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 1.0), &ad);

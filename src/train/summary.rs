@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Mean and final value of one metric.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Stat {
     /// Mean over the logged steps.
     pub mean: f64,
@@ -13,16 +13,34 @@ pub struct Stat {
     pub last: f64,
 }
 
-/// What a finished run reports.
-#[derive(Debug, Serialize)]
+/// How a run's latest training command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// All planned steps done.
+    Finished,
+    /// Stopped by Ctrl-C or SIGTERM, after writing a checkpoint.
+    Interrupted,
+    /// Stopped because a loss or parameter became NaN or infinite.
+    Diverged,
+}
+
+/// What a run reports when its training command ends.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Summary {
+    /// How it ended.
+    pub status: Status,
     /// Steps trained.
     pub steps: u64,
+    /// Steps planned (--steps).
+    pub planned_steps: u64,
+    /// The step whose loss or update was not finite, if the run diverged.
+    pub diverged_at_step: Option<u64>,
     /// Logged steps the statistics cover.
     pub logged_steps: usize,
-    /// Wall-clock seconds of the training loop.
+    /// Wall-clock seconds of the training loop (all segments of a resumed run).
     pub wall_seconds: f64,
-    /// Mean milliseconds per step over the whole loop.
+    /// Mean milliseconds per step over the latest segment.
     pub ms_per_step: f64,
     /// Per metrics.csv column.
     pub metrics: BTreeMap<String, Stat>,
