@@ -1,7 +1,7 @@
 //! Training-step benchmark: ms/step for arch × disc-act × backend × batch × probes on/off.
 //!
 //! `cargo bench --bench step -- [--arch dcgan,mlp] [--acts relu,leaky] [--backends flex]
-//!  [--batches 64] [--warmup 3] [--steps 15]`. Each configuration runs `warmup` untimed steps,
+//!  [--batches 64] [--warmup 3] [--steps 15] [--threads N] [--device ADAPTER]`. Each configuration runs `warmup` untimed steps,
 //! then `steps` timed ones, each ending with the read-back of its scalars (so asynchronous
 //! backends are timed to completion). Prints median, min and max ms/step, and the probes' overhead.
 
@@ -11,7 +11,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Parser;
-use gan::cli::{Act, Arch, BackendKind};
+use gan::cli::{Act, Adapter, Arch, BackendKind};
 use gan::device;
 use gan::model::NetConfig;
 use gan::train::step::Gan;
@@ -32,6 +32,9 @@ struct Args {
     steps: usize,
     #[arg(long)]
     threads: Option<u32>,
+    /// wgpu adapter (auto, N, discrete:N, integrated:N, virtual:N, cpu).
+    #[arg(long, default_value = "auto", value_parser = gan::cli::parse_adapter)]
+    device: Adapter,
     /// cargo bench passes --bench; accepted and ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -46,7 +49,9 @@ fn main() -> Result<()> {
         "arch", "act", "backend", "batch", "probes", "median", "min", "max"
     );
     for &backend in &args.backends {
-        let dev = device::open(backend)?.device;
+        let opened = device::open(backend, args.device)?;
+        println!("device: {}", opened.description);
+        let dev = opened.device;
         for &arch in &args.arch {
             for &batch in &args.batches {
                 for &act in &args.acts {

@@ -55,6 +55,9 @@ pub struct SampleArgs {
     /// Tensor backend to run the generator on.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
+    /// wgpu adapter (as for training).
+    #[arg(long, default_value = "auto", value_parser = parse_adapter)]
+    pub device: Adapter,
 }
 
 /// A hidden-layer activation.
@@ -117,6 +120,40 @@ pub enum BackendKind {
     Wgpu,
 }
 
+/// Which wgpu adapter `--device` picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adapter {
+    /// The best one found (high-power GPUs first).
+    #[default]
+    Auto,
+    /// The n-th discrete GPU (0-based).
+    Discrete(usize),
+    /// The n-th integrated GPU.
+    Integrated(usize),
+    /// The n-th virtual GPU.
+    Virtual(usize),
+    /// A CPU (software) adapter, such as Mesa's lavapipe.
+    Cpu,
+}
+
+/// Parses `auto`, `N` (= `discrete:N`), `discrete:N`, `integrated:N`, `virtual:N` or `cpu`.
+pub fn parse_adapter(s: &str) -> Result<Adapter, String> {
+    let bad = || {
+        format!("'{s}' is not an adapter: use auto, N, discrete:N, integrated:N, virtual:N or cpu")
+    };
+    let index = |n: &str| n.parse::<usize>().map_err(|_| bad());
+    Ok(match s.split_once(':') {
+        None if s == "auto" => Adapter::Auto,
+        None if s == "cpu" => Adapter::Cpu,
+        None => Adapter::Discrete(index(s)?),
+        Some(("discrete", n)) => Adapter::Discrete(index(n)?),
+        Some(("integrated", n)) => Adapter::Integrated(index(n)?),
+        Some(("virtual", n)) => Adapter::Virtual(index(n)?),
+        Some(_) => return Err(bad()),
+    })
+}
+
 /// Flags of a training run.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 #[serde(default)]
@@ -176,6 +213,10 @@ pub struct TrainArgs {
     /// Tensor backend: flex is the fast CPU default, ndarray the plain CPU one, wgpu the GPU.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
+    /// wgpu adapter: auto, N (the N-th discrete GPU, from 0), discrete:N, integrated:N,
+    /// virtual:N, or cpu (a software adapter such as Mesa's lavapipe).
+    #[arg(long, default_value = "auto", value_parser = parse_adapter)]
+    pub device: Adapter,
     /// CPU threads for flex/ndarray (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
@@ -339,5 +380,16 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(parse(&["--alpha", "0"]).is_ok());
+    }
+
+    #[test]
+    fn adapters_parse() {
+        assert_eq!(parse_adapter("auto"), Ok(Adapter::Auto));
+        assert_eq!(parse_adapter("1"), Ok(Adapter::Discrete(1)));
+        assert_eq!(parse_adapter("integrated:0"), Ok(Adapter::Integrated(0)));
+        assert_eq!(parse_adapter("cpu"), Ok(Adapter::Cpu));
+        for bad in ["gpu", "-1", "discrete:x", "tpu:0", ""] {
+            assert!(parse_adapter(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,10 +1,14 @@
 //! Opening the tensor device for `--backend`, with clean errors instead of burn's panics.
 
-use anyhow::{Result, anyhow};
+use std::sync::Mutex;
+
+use anyhow::{Result, anyhow, bail};
 use burn::prelude::*;
 use burn::tensor::wgpu::WgpuBackend;
 
-use crate::cli::BackendKind;
+use burn::tensor::DeviceKind;
+
+use crate::cli::{Adapter, BackendKind};
 
 /// An opened device and a human-readable description of it.
 pub struct OpenedDevice {
@@ -14,8 +18,12 @@ pub struct OpenedDevice {
     pub description: String,
 }
 
-/// Opens the device of `backend`. A missing GPU adapter is an error, not a panic.
-pub fn open(backend: BackendKind) -> Result<OpenedDevice> {
+/// Opens the device of `backend` (`adapter` picks wgpu's). A missing GPU adapter is an error,
+/// not a panic.
+pub fn open(backend: BackendKind, adapter: Adapter) -> Result<OpenedDevice> {
+    if backend != BackendKind::Wgpu && adapter != Adapter::Auto {
+        bail!("--device picks a wgpu adapter; it needs --backend wgpu");
+    }
     match backend {
         BackendKind::Flex => Ok(OpenedDevice {
             device: Device::flex(),
@@ -28,19 +36,50 @@ pub fn open(backend: BackendKind) -> Result<OpenedDevice> {
             description: format!("ndarray (CPU, {} threads)", rayon::current_num_threads()),
         }),
         BackendKind::Wgpu => {
-            let device = Device::wgpu_options().graphics_api(native_api()).init().map_err(|e| {
-                anyhow!(
-                    "no usable GPU adapter for --backend wgpu ({}); use --backend flex or --backend ndarray",
-                    one_line(&e.to_string())
-                )
-            })?;
+            // wgpu registers one runtime per adapter and process: reuse it once opened.
+            static OPENED: Mutex<Vec<(Adapter, Device, String)>> = Mutex::new(Vec::new());
+            let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, device, description)) = opened.iter().find(|(a, ..)| *a == adapter) {
+                return Ok(OpenedDevice {
+                    device: device.clone(),
+                    description: description.clone(),
+                });
+            }
+            let kind = match adapter {
+                Adapter::Auto => DeviceKind::DefaultDevice,
+                Adapter::Discrete(n) => DeviceKind::DiscreteGpu(n),
+                Adapter::Integrated(n) => DeviceKind::IntegratedGpu(n),
+                Adapter::Virtual(n) => DeviceKind::VirtualGpu(n),
+                Adapter::Cpu => DeviceKind::Cpu,
+            };
+            let which = match adapter {
+                Adapter::Auto => "no usable GPU adapter".to_string(),
+                other => format!("no usable {other:?} adapter").to_lowercase(),
+            };
+            let device = Device::wgpu_options()
+                .graphics_api(native_api())
+                .device_kind(kind)
+                .init()
+                .map_err(|e| {
+                    anyhow!(
+                        "{which} for --backend wgpu ({}); use --backend ndarray or flex (CPU){}",
+                        short_reason(&e.to_string()),
+                        if adapter == Adapter::Auto {
+                            ""
+                        } else {
+                            ", or another --device"
+                        }
+                    )
+                })?;
             let name = device
                 .identity()
                 .map(|id| id.name)
                 .unwrap_or_else(|| "unknown adapter".into());
+            let description = format!("wgpu ({name})");
+            opened.push((adapter, device.clone(), description.clone()));
             Ok(OpenedDevice {
                 device,
-                description: format!("wgpu ({name})"),
+                description,
             })
         }
     }
@@ -58,6 +97,31 @@ fn native_api() -> WgpuBackend {
     }
 }
 
+/// wgpu's error on one line, with its debug dump of the adapters reduced to names and kinds.
+fn short_reason(s: &str) -> String {
+    let s = one_line(s);
+    let Some((head, dump)) = s.split_once("adapters [") else {
+        return s;
+    };
+    let field = |chunk: &str, key: &str, end: char| -> Option<String> {
+        let rest = &chunk[chunk.find(key)? + key.len()..];
+        Some(rest[..rest.find(end)?].to_string())
+    };
+    let found: Vec<String> = dump
+        .split("AdapterInfo {")
+        .filter_map(|chunk| {
+            let name = field(chunk, "name: \"", '"')?;
+            let kind = field(chunk, "device_type: ", ',').unwrap_or_default();
+            Some(format!("{name} [{kind}]"))
+        })
+        .collect();
+    format!(
+        "{}; adapters found: {}",
+        head.trim_end_matches([' ', ',']),
+        found.join(", ")
+    )
+}
+
 /// Collapses a multi-line message into one line.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -70,5 +134,21 @@ pub fn set_threads(threads: Option<u32>) {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n as usize)
             .build_global();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapter_dump_is_reduced_to_names() {
+        let e = "No adapter available for WgpuDevice { kind: DiscreteGpu(3), backend: Vulkan }: No Discrete GPU device found, adapters [AdapterInfo { name: \"llvmpipe (LLVM 15.0.6, 256 bits)\", vendor: 65541, device_type: Cpu, driver: \"llvmpipe\" }]";
+        let short = short_reason(e);
+        assert!(
+            short.ends_with("adapters found: llvmpipe (LLVM 15.0.6, 256 bits) [Cpu]"),
+            "{short}"
+        );
+        assert!(!short.contains("vendor"), "{short}");
     }
 }

@@ -12,6 +12,11 @@ fn main() -> ExitCode {
     if std::env::var_os("BURN_DEVICE").is_none() {
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
+    // Without it, Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not set" on
+    // headless machines while probing for a Wayland display; any directory silences the probe.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     let cli = match gan::cli::parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

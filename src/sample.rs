@@ -24,7 +24,7 @@ pub fn run(args: &SampleArgs) -> Result<PathBuf> {
     let ckpt = checkpoint::require(run)?;
     let output = output_path(args)?;
 
-    let opened = device::open(args.backend)?;
+    let opened = device::open(args.backend, args.device)?;
     let dev = opened.device;
     let g = Generator::new(&net, &dev)?
         .try_load_file(ckpt.join("generator.bpk"))

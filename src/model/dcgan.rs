@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::tanh;
 
@@ -115,7 +115,11 @@ pub struct DownBlock {
 #[derive(Module, Debug)]
 pub struct DcganDiscriminator {
     blocks: Vec<DownBlock>,
-    to_logit: Conv2d,
+    /// DCGAN's final base×base convolution to one logit is a dot product with the whole
+    /// feature map, i.e. a linear layer on the flattened map. Written as one, because burn 0.22's
+    /// wgpu backend updated the [1, C, 4, 4] conv weight wrongly after its gradient had been
+    /// read (tests/backends.rs).
+    to_logit: Linear,
     act: Activation,
 }
 
@@ -141,7 +145,7 @@ impl DcganDiscriminator {
         }
         Ok(DcganDiscriminator {
             blocks,
-            to_logit: Conv2dConfig::new([cin, 1], [base, base])
+            to_logit: LinearConfig::new(cin * base * base, 1)
                 .with_initializer(INIT)
                 .init(device),
             act: Activation::new(cfg.disc_act, cfg.alpha),
@@ -163,8 +167,8 @@ impl DcganDiscriminator {
             }
             x = self.act.forward(tap.tap(l, z));
         }
-        let logits = self.to_logit.forward(x);
-        let [b, ..] = logits.dims();
+        let [b, c, h, w] = x.dims();
+        let logits = self.to_logit.forward(x.reshape([b, c * h * w]));
         logits.reshape([b])
     }
 }

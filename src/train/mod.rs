@@ -138,7 +138,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
         disc_batch_norm: true,
     };
     device::set_threads(args.threads);
-    let opened = device::open(args.backend)?;
+    let opened = device::open(args.backend, args.device)?;
     let dev = opened.device.clone();
     dev.seed(args.seed);
     let ad = dev.clone().autodiff();

@@ -11,10 +11,11 @@ use crate::cli::TrainArgs;
 
 /// Flags that may differ from the saved run: they change speed, logging or the total length,
 /// not the model, the data or the random streams.
-const MAY_CHANGE: [&str; 8] = [
+const MAY_CHANGE: [&str; 9] = [
     "steps",
     "lr",
     "backend",
+    "device",
     "threads",
     "log_every",
     "sample_every",
