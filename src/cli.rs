@@ -30,6 +30,29 @@ pub enum Command {
     Train(TrainArgs),
     /// Draw a grid of samples (or latent interpolations) from a run's checkpointed generator.
     Sample(SampleArgs),
+    /// Measure a run's generator against its real data: Fréchet distance, precision/recall and
+    /// class coverage in an evaluator CNN's feature space (trained once per dataset, cached).
+    Eval(EvalArgs),
+}
+
+/// Flags of `gan eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Run directory whose checkpoint holds the generator.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Generated and real images compared.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=50_000))]
+    pub samples: u32,
+    /// Seed of the generator's noise and of the real images drawn.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Tensor backend.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+    /// wgpu adapter (as for training).
+    #[arg(long, default_value = "auto", value_parser = parse_adapter)]
+    pub device: Adapter,
 }
 
 /// Flags of `gan sample`.

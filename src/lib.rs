@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod eval;
 pub mod model;
 pub mod probe;
 pub mod report;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         None => gan::train::run(&cli.train).map(|r| r.exit_code()),
         Some(Command::Train(args)) => gan::train::run(&args).map(|r| r.exit_code()),
         Some(Command::Sample(args)) => gan::sample::run(&args).map(|_| 0),
+        Some(Command::Eval(args)) => gan::eval::run(&args).map(|_| 0),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -26,9 +26,7 @@ pub fn run(args: &SampleArgs) -> Result<PathBuf> {
 
     let opened = device::open(args.backend, args.device)?;
     let dev = opened.device;
-    let g = Generator::new(&net, &dev)?
-        .try_load_file(ckpt.join("generator.bpk"))
-        .map_err(|e| anyhow!("loading {}: {e:?}", ckpt.join("generator.bpk").display()))?;
+    let g = load_generator(&ckpt, &net, &dev)?;
 
     let n = args.n as usize;
     let latent = net.latent_dim;
@@ -64,8 +62,39 @@ pub fn run(args: &SampleArgs) -> Result<PathBuf> {
     Ok(output)
 }
 
+/// The generator of checkpoint folder `ckpt`, on `device` (batch norm in inference mode).
+pub fn load_generator(ckpt: &Path, net: &NetConfig, device: &Device) -> Result<Generator> {
+    Generator::new(net, device)?
+        .try_load_file(ckpt.join("generator.bpk"))
+        .map_err(|e| anyhow!("loading {}: {e:?}", ckpt.join("generator.bpk").display()))
+}
+
+/// `n` images (N×C×S×S values in [-1, 1]) from `g`, with noise seeded by `seed`.
+pub fn generate(
+    g: &Generator,
+    net: &NetConfig,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n * net.channels * net.image_size * net.image_size);
+    for start in (0..n).step_by(256) {
+        let b = (n - start).min(256);
+        let z = normal_values(&mut rng, b * net.latent_dim);
+        let z = Tensor::<2>::from_data(TensorData::new(z, [b, net.latent_dim]), device);
+        let images: Vec<f32> = g
+            .forward(z)
+            .into_data()
+            .try_into_vec()
+            .map_err(|e| anyhow!("reading samples from the device: {e:?}"))?;
+        out.extend(images);
+    }
+    Ok(out)
+}
+
 /// The network settings saved in the run's config.json.
-fn read_net(run: &Path) -> Result<NetConfig> {
+pub fn read_net(run: &Path) -> Result<NetConfig> {
     let path = run.join("config.json");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let config: serde_json::Value =

@@ -141,6 +141,23 @@ impl Dataset {
         self.channels * self.size * self.size
     }
 
+    /// The images at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        let n = self.image_len();
+        let mut images = Vec::with_capacity(indices.len() * n);
+        for &i in indices {
+            images.extend_from_slice(&self.images[i * n..(i + 1) * n]);
+        }
+        Dataset {
+            images,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            len: indices.len(),
+            channels: self.channels,
+            size: self.size,
+            class_names: self.class_names.clone(),
+        }
+    }
+
     /// Whether the images carry class labels.
     pub fn labelled(&self) -> bool {
         !self.class_names.is_empty()
@@ -190,6 +207,11 @@ impl Batcher {
 
     /// Gathers the pixels of step `step`'s batch into one N×C×H×W buffer.
     pub fn batch(&mut self, step: u64, data: &Dataset) -> Vec<f32> {
+        self.batch_with_labels(step, data).0
+    }
+
+    /// The pixels and labels of step `step`'s batch.
+    pub fn batch_with_labels(&mut self, step: u64, data: &Dataset) -> (Vec<f32>, Vec<u32>) {
         let per_epoch = (self.len / self.batch_size) as u64;
         let (epoch, k) = (step / per_epoch, (step % per_epoch) as usize);
         if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
@@ -204,10 +226,12 @@ impl Batcher {
         let order = &self.epoch.as_ref().expect("set above").1;
         let n = data.image_len();
         let mut out = Vec::with_capacity(self.batch_size * n);
+        let mut labels = Vec::with_capacity(self.batch_size);
         for &i in &order[k * self.batch_size..(k + 1) * self.batch_size] {
             out.extend_from_slice(&data.images[i * n..(i + 1) * n]);
+            labels.push(data.labels[i]);
         }
-        out
+        (out, labels)
     }
 }
 

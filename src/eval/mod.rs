@@ -1,0 +1,310 @@
+//! Offline sample quality: a run's generator against its real data, in the feature space of an
+//! evaluator CNN trained on that data (`gan eval`).
+
+pub mod evaluator;
+pub mod metrics;
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{DatasetKind, EvalArgs, TrainArgs};
+use crate::data::{self, Dataset, subset};
+use crate::device;
+use crate::train::checkpoint;
+use evaluator::{Evaluator, EvaluatorInfo, FEATURES};
+use metrics::Features;
+
+/// Neighbours of the k-NN manifolds (Kynkäänniemi et al. use 3).
+pub const K_NEIGHBOURS: usize = 3;
+/// A class counts as produced when it gets at least this fraction of its uniform share (1/K)
+/// of the predictions: the evaluator's own errors (a few percent) then do not count as classes.
+pub const MIN_CLASS_SHARE: f64 = 0.5;
+
+/// The quality of one generator; labelled data gets the feature-space metrics, unlabelled data
+/// the pixel-space MMD.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Quality {
+    /// Generated (and real) images compared.
+    pub samples: usize,
+    /// Fréchet distance between the Gaussians of real and generated evaluator features.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fd: Option<f64>,
+    /// Share of generated samples inside the real feature manifold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+    /// Share of real samples inside the generated feature manifold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recall: Option<f64>,
+    /// Share of classes the evaluator finds in at least half their uniform share (1/2K) of the
+    /// generated samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_coverage: Option<f64>,
+    /// KL divergence (nats) of the predicted-class histogram from uniform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_kl: Option<f64>,
+    /// Squared kernel MMD in pixel space (the label-free fallback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmd_pixel: Option<f64>,
+    /// Held-out accuracy of the evaluator the features come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluator_accuracy: Option<f64>,
+}
+
+/// Measures `fake` images (N×C×S×S) against `real` ones; with an evaluator, in its features.
+pub fn quality(
+    real: &Dataset,
+    fake: &[f32],
+    evaluator: Option<&(Evaluator, EvaluatorInfo)>,
+    device: &Device,
+) -> Result<Quality> {
+    let n = fake.len() / real.image_len();
+    match evaluator {
+        Some((model, info)) => {
+            let (rf, _) = evaluator::embed(model, &real.images, real.channels, real.size, device)?;
+            let (ff, predicted) = evaluator::embed(model, fake, real.channels, real.size, device)?;
+            let rf = Features {
+                values: rf,
+                dim: FEATURES,
+            };
+            let ff = Features {
+                values: ff,
+                dim: FEATURES,
+            };
+            let (precision, recall) = metrics::precision_recall(&rf, &ff, K_NEIGHBOURS);
+            let k = info.classes.len();
+            let (coverage, kl) = metrics::class_coverage(&predicted, k, MIN_CLASS_SHARE / k as f64);
+            Ok(Quality {
+                samples: n,
+                fd: Some(metrics::frechet_distance(&rf, &ff)),
+                precision: Some(precision),
+                recall: Some(recall),
+                class_coverage: Some(coverage),
+                class_kl: Some(kl),
+                mmd_pixel: None,
+                evaluator_accuracy: Some(info.test_accuracy),
+            })
+        }
+        None => {
+            let dim = real.image_len();
+            let rf = Features {
+                values: real.images.clone(),
+                dim,
+            };
+            let ff = Features {
+                values: fake.to_vec(),
+                dim,
+            };
+            Ok(Quality {
+                samples: n,
+                fd: None,
+                precision: None,
+                recall: None,
+                class_coverage: None,
+                class_kl: None,
+                mmd_pixel: Some(metrics::mmd_rbf(&rf, &ff)),
+                evaluator_accuracy: None,
+            })
+        }
+    }
+}
+
+/// The evaluator of a run's data: from the cache under `out/.evaluators/`, or trained now.
+/// None for unlabelled data.
+pub fn evaluator_for(
+    data: &Dataset,
+    args: &TrainArgs,
+    out: &Path,
+    device: &Device,
+) -> Result<Option<(Evaluator, EvaluatorInfo)>> {
+    if !data.labelled() || data.class_names.len() < 2 {
+        return Ok(None);
+    }
+    let mut key = format!(
+        "{}-{}px-{}ch-{}img-s{}",
+        args.dataset.name(),
+        data.size,
+        data.channels,
+        data.len,
+        args.seed
+    );
+    if args.dataset == DatasetKind::Folder || args.data.is_some() {
+        // Different folders with the same shape must not share an evaluator.
+        let path = args
+            .data
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        key += &format!("-{:016x}", fnv1a(path.as_bytes()));
+    }
+    let dir = evaluator::cache_dir(out, &key);
+    if let Some(found) = evaluator::load(&dir, device)? {
+        return Ok(Some(found));
+    }
+    eprintln!(
+        "training the evaluator for {} ({} images; cached in {})",
+        args.dataset.name(),
+        data.len,
+        dir.display()
+    );
+    let trained = evaluator::train(data, &dir, args.seed, device)?;
+    eprintln!("evaluator test accuracy: {:.3}", trained.1.test_accuracy);
+    Ok(Some(trained))
+}
+
+/// A stable 64-bit hash (FNV-1a) for cache keys.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `gan eval`: measures the run's checkpointed generator and writes `eval/step_NNNNNN.json`.
+pub fn run(args: &EvalArgs) -> Result<Quality> {
+    let run = &args.run;
+    if !run.is_dir() {
+        bail!("--run {}: no such run directory", run.display());
+    }
+    let config_path = run.join("config.json");
+    let config: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(&config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", config_path.display()))?;
+    let train: TrainArgs = serde_json::from_value(config["args"].clone())
+        .with_context(|| format!("{}: unreadable settings", config_path.display()))?;
+    let net = crate::sample::read_net(run)?;
+    let ckpt = checkpoint::require(run)?;
+    let step = checkpoint::read_state(&ckpt)?.step;
+
+    let (data, _) = data::load(&data::Spec {
+        kind: train.dataset,
+        path: train.data.clone(),
+        size: train.image_size as usize,
+        channels: train.channels.map(|c| c as usize),
+        limit: train.dataset_size.map(|n| n as usize),
+        seed: train.seed,
+        skip_bad: train.skip_bad_images,
+    })?;
+    let dev = device::open(args.backend, args.device)?.device;
+    // The evaluator cache sits beside the run directories.
+    let out = run.parent().unwrap_or(Path::new("."));
+    let eval = evaluator_for(&data, &train, out, &dev)?;
+    let n = (args.samples as usize).min(data.len);
+    let real = data.select(&subset(data.len, Some(n), args.seed ^ 0x5245_414c));
+    let g = crate::sample::load_generator(&ckpt, &net, &dev)?;
+    let fake = crate::sample::generate(&g, &net, n, args.seed, &dev)?;
+    let q = quality(&real, &fake, eval.as_ref(), &dev)?;
+
+    let dir = run.join("eval");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("step_{step:06}-s{}-n{n}.json", args.seed));
+    fs::write(&path, serde_json::to_string_pretty(&q)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("generator at step {step}, {n} samples: {}", describe(&q));
+    eprintln!("wrote {}", path.display());
+    Ok(q)
+}
+
+/// The metrics on one line.
+pub fn describe(q: &Quality) -> String {
+    let mut parts = Vec::new();
+    for (name, v) in [
+        ("FD", q.fd),
+        ("precision", q.precision),
+        ("recall", q.recall),
+        ("class coverage", q.class_coverage),
+        ("class KL", q.class_kl),
+        ("pixel MMD²", q.mmd_pixel),
+        ("evaluator accuracy", q.evaluator_accuracy),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{name} {v:.3}"));
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::shapes;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use rand_distr::{Distribution, Uniform};
+
+    #[test]
+    fn the_metrics_tell_real_from_noise_and_see_a_collapsed_generator() {
+        let _lock = crate::seed_lock();
+        let dev = Device::flex();
+        let tmp = tempfile::tempdir().unwrap();
+        let data = shapes::generate(2400, 28, 1);
+        let (train_part, rest): (Vec<usize>, Vec<usize>) = (0..2400).partition(|i| i % 3 != 0);
+        let eval = evaluator::train(&data.select(&train_part), tmp.path(), 1, &dev).unwrap();
+        assert!(
+            eval.1.test_accuracy > 0.8,
+            "evaluator accuracy {}",
+            eval.1.test_accuracy
+        );
+        // Reloads from its cache folder identically.
+        let (_, info) = evaluator::load(tmp.path(), &dev).unwrap().unwrap();
+        assert_eq!(info, eval.1);
+
+        let real = data.select(&rest[..400]);
+        let held_out = data.select(&rest[400..]);
+        let same = quality(&real, &held_out.images, Some(&eval), &dev).unwrap();
+        let mut rng = StdRng::seed_from_u64(2);
+        let noise: Vec<f32> = (0..held_out.images.len())
+            .map(|_| Uniform::new(-1.0f32, 1.0).unwrap().sample(&mut rng))
+            .collect();
+        let noisy = quality(&real, &noise, Some(&eval), &dev).unwrap();
+        eprintln!(
+            "real vs held-out: {}\nreal vs noise: {}",
+            describe(&same),
+            describe(&noisy)
+        );
+        let (fd_same, fd_noise) = (same.fd.unwrap(), noisy.fd.unwrap());
+        assert!(
+            fd_noise > 10.0 * fd_same,
+            "FD {fd_same} vs noise {fd_noise}"
+        );
+        assert!(
+            same.precision.unwrap() > 0.8 && same.recall.unwrap() > 0.8,
+            "{same:?}"
+        );
+        assert!(noisy.precision.unwrap() < 0.1, "{noisy:?}");
+        assert_eq!(same.class_coverage, Some(1.0));
+        assert!(same.class_kl.unwrap() < 0.05);
+
+        // A "generator" that draws circles only: one class of four.
+        let circles: Vec<usize> = (0..data.len)
+            .filter(|&i| data.labels[i] == 0)
+            .take(300)
+            .collect();
+        let one = quality(&real, &data.select(&circles).images, Some(&eval), &dev).unwrap();
+        assert_eq!(one.class_coverage, Some(0.25), "{one:?}");
+        // ln 4 = 1.39 for a perfect evaluator; its ~10% errors spread some mass back.
+        assert!(one.class_kl.unwrap() > 0.6 * 4f64.ln(), "{one:?}");
+        assert!(
+            one.class_kl.unwrap() > 20.0 * same.class_kl.unwrap(),
+            "{one:?}"
+        );
+
+        // Unlabelled data: the pixel-space MMD, clearly lower for real than for noise.
+        let mmd_same = quality(&real, &held_out.images, None, &dev)
+            .unwrap()
+            .mmd_pixel
+            .unwrap();
+        let mmd_noise = quality(&real, &noise, None, &dev)
+            .unwrap()
+            .mmd_pixel
+            .unwrap();
+        assert!(
+            mmd_noise > 10.0 * mmd_same.max(1e-4),
+            "{mmd_same} vs {mmd_noise}"
+        );
+    }
+}
