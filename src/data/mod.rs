@@ -51,6 +51,21 @@ pub struct Spec {
     pub skip_bad: bool,
 }
 
+impl Spec {
+    /// The data a training run's flags describe.
+    pub fn of(args: &crate::cli::TrainArgs) -> Self {
+        Spec {
+            kind: args.dataset,
+            path: args.data.clone(),
+            size: args.image_size as usize,
+            channels: args.channels.map(|c| c as usize),
+            limit: args.dataset_size.map(|n| n as usize),
+            seed: args.seed,
+            skip_bad: args.skip_bad_images,
+        }
+    }
+}
+
 /// Default number of shapes drawn.
 pub const SHAPES_DEFAULT_LEN: usize = 10_000;
 

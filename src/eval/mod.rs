@@ -180,15 +180,7 @@ pub fn run(args: &EvalArgs) -> Result<Quality> {
     let ckpt = checkpoint::require(run)?;
     let step = checkpoint::read_state(&ckpt)?.step;
 
-    let (data, _) = data::load(&data::Spec {
-        kind: train.dataset,
-        path: train.data.clone(),
-        size: train.image_size as usize,
-        channels: train.channels.map(|c| c as usize),
-        limit: train.dataset_size.map(|n| n as usize),
-        seed: train.seed,
-        skip_bad: train.skip_bad_images,
-    })?;
+    let (data, _) = data::load(&data::Spec::of(&train))?;
     let dev = device::open(args.backend, args.device)?.device;
     // The evaluator cache sits beside the run directories.
     let out = run.parent().unwrap_or(Path::new("."));

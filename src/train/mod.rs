@@ -105,15 +105,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
     if args.arch == Arch::Dcgan {
         dcgan::stages(args.image_size as usize)?;
     }
-    let (data, skipped) = data::load(&data::Spec {
-        kind: args.dataset,
-        path: args.data.clone(),
-        size: args.image_size as usize,
-        channels: args.channels.map(|c| c as usize),
-        limit: args.dataset_size.map(|n| n as usize),
-        seed: args.seed,
-        skip_bad: args.skip_bad_images,
-    })?;
+    let (data, skipped) = data::load(&data::Spec::of(args))?;
     if skipped > 0 {
         eprintln!(
             "skipped {skipped} unreadable image file(s) under {} (--skip-bad-images)",
