@@ -42,12 +42,7 @@ pub fn run(args: &SampleArgs) -> Result<PathBuf> {
     } else {
         (normal_values(&mut rng, n * latent), n, grid_shape(n).0)
     };
-    let z = Tensor::<2>::from_data(TensorData::new(z, [count, latent]), &dev);
-    let images: Vec<f32> = g
-        .forward(z)
-        .into_data()
-        .try_into_vec()
-        .map_err(|e| anyhow!("reading samples from the device: {e:?}"))?;
+    let images = images_of(&g, &net, &z, &dev)?;
     save_grid_with_cols(&images, count, cols, net.channels, net.image_size, &output)?;
     let step = checkpoint::read_state(&ckpt)?.step;
     eprintln!(
@@ -77,12 +72,18 @@ pub fn generate(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<f32>> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = Vec::with_capacity(n * net.channels * net.image_size * net.image_size);
-    for start in (0..n).step_by(256) {
-        let b = (n - start).min(256);
-        let z = normal_values(&mut rng, b * net.latent_dim);
-        let z = Tensor::<2>::from_data(TensorData::new(z, [b, net.latent_dim]), device);
+    let z = normal_values(&mut StdRng::seed_from_u64(seed), n * net.latent_dim);
+    images_of(g, net, &z, device)
+}
+
+/// G applied to the noise rows in `z` (row-major, `latent_dim` each), 256 at a time.
+fn images_of(g: &Generator, net: &NetConfig, z: &[f32], device: &Device) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(
+        z.len() / net.latent_dim * net.channels * net.image_size * net.image_size,
+    );
+    for rows in z.chunks(256 * net.latent_dim) {
+        let b = rows.len() / net.latent_dim;
+        let z = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [b, net.latent_dim]), device);
         let images: Vec<f32> = g
             .forward(z)
             .into_data()

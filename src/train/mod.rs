@@ -219,7 +219,12 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
             dir.display()
         );
     }
-    let fixed_z = Tensor::<2>::from_data(TensorData::new(fixed_z, [sample_count, latent]), &dev);
+    // The host copy goes into checkpoints; the tensor into every sample grid.
+    let fixed_z_host = fixed_z;
+    let fixed_z = Tensor::<2>::from_data(
+        TensorData::new(fixed_z_host.clone(), [sample_count, latent]),
+        &dev,
+    );
     let samples = dir.join("samples");
     let save = |g: &Generator, name: &str| save_samples(g, &fixed_z, &net, &samples.join(name));
     if start == 0 {
@@ -280,10 +285,9 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
                 log.write(step, &row)?;
                 progress.update(step, &s, ms);
                 rows.push(row);
-            } else {
-                progress.tick(step);
             }
-        } else {
+        }
+        if !logged {
             progress.tick(step);
         }
         if args.sample_every > 0 && done % args.sample_every == 0 && done < args.steps {
@@ -294,7 +298,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
         }
         if (checkpoint_now && done < args.steps) || stopping {
             let t = Instant::now();
-            if !ctx.checkpoint(&gan, &dead, &fixed_z, done, started)? {
+            if !ctx.checkpoint(&gan, &dead, &fixed_z_host, done, started)? {
                 progress.finish();
                 let why = "a parameter became NaN or infinite";
                 return Err(ctx.diverged(step, why, &rows, last_checkpoint, started));
@@ -315,7 +319,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
             samples.join("final.png"),
         )
         .context("writing samples/final.png")?;
-        if !ctx.checkpoint(&gan, &dead, &fixed_z, done, started)? {
+        if !ctx.checkpoint(&gan, &dead, &fixed_z_host, done, started)? {
             let why = "a parameter became NaN or infinite";
             return Err(ctx.diverged(done - 1, why, &rows, last_checkpoint, started));
         }
@@ -349,20 +353,16 @@ impl LoopContext<'_> {
         &self,
         gan: &Gan,
         dead: &DeadTracker,
-        fixed_z: &Tensor<2>,
+        fixed_z: &[f32],
         done: u64,
         started: Instant,
     ) -> Result<bool> {
         if !checkpoint::params_finite(&gan.g)? || !checkpoint::params_finite(&gan.d)? {
             return Ok(false);
         }
-        let fixed_z: Vec<f32> = fixed_z
-            .to_data()
-            .try_into_vec()
-            .map_err(|e| anyhow!("reading the sample noise: {e:?}"))?;
         let state = State {
             step: done,
-            fixed_z,
+            fixed_z: fixed_z.to_vec(),
             dead_history: dead.history(),
             train_seconds: self.prior_seconds + started.elapsed().as_secs_f64(),
             seed: self.args.seed,
