@@ -44,8 +44,9 @@ pub struct EvalArgs {
     /// Generated and real images compared.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=50_000))]
     pub samples: u32,
-    /// Seed of the generator's noise and of the real images drawn.
-    #[arg(long, default_value_t = 0)]
+    /// Seed of the generator's noise and of the real images drawn (the default matches the
+    /// one --eval-every uses during training).
+    #[arg(long, default_value_t = crate::eval::DEFAULT_SEED)]
     pub seed: u64,
     /// Tensor backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
@@ -267,6 +268,15 @@ pub struct TrainArgs {
     /// No progress bar: a plain line every tenth of the run.
     #[arg(long)]
     pub quiet: bool,
+    /// Measure sample quality every N steps and at the end (FD, precision/recall, class
+    /// coverage; pixel MMD for unlabelled folders), as eval_* columns of metrics.csv and final
+    /// values in summary.json. A multiple of --log-every; 0: off. The first use on a dataset
+    /// trains its evaluator (about a minute), cached in OUT/.evaluators.
+    #[arg(long, default_value_t = 0)]
+    pub eval_every: u64,
+    /// Generated and real images each --eval-every measurement compares.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=50_000))]
+    pub eval_samples: u32,
     /// Write a checkpoint (networks, optimizer states, loop state) every N steps and at the end
     /// (0: only at the end and on Ctrl-C).
     #[arg(long, default_value_t = 250)]

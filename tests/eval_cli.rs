@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{assert_clean_error, assert_ok, gan};
+use common::{assert_clean_error, assert_ok, column, gan};
 
 fn train(out: &Path, name: &str, extra: &[&str]) {
     let mut args = vec!["--out", out.to_str().unwrap(), "--name", name, "--quiet"];
@@ -80,4 +80,94 @@ fn unlabelled_folder_falls_back_to_pixel_mmd() {
     assert!(q.get("fd").is_none(), "{q}");
     let err = assert_clean_error(&gan(&["eval", "--run", "/nonexistent/run"]), "missing run");
     assert!(err.contains("no such run directory"), "{err}");
+}
+
+#[test]
+fn eval_every_fills_metrics_columns_and_the_summary_and_agrees_with_gan_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let eval_flags = ["--eval-every", "4", "--eval-samples", "100"];
+    let mut args = vec!["--dataset-size", "400", "--steps", "6", "--log-every", "2"];
+    args.extend(eval_flags);
+    let out = tmp.path().to_str().unwrap();
+    let o = gan(&[
+        &[
+            "--out",
+            out,
+            "--name",
+            "q",
+            "--quiet",
+            "--batch-size",
+            "8",
+            "--arch",
+            "mlp",
+        ][..],
+        &args,
+    ]
+    .concat());
+    assert_ok(&o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("final quality: "), "{stderr}");
+    let run = tmp.path().join("q");
+    // Logged at steps 0, 2, 4 and the last (5); measured at 0, 4 and the last.
+    assert_eq!(column(&run, "step"), [0.0, 2.0, 4.0, 5.0]);
+    let fd = column(&run, "eval_fd");
+    assert!(fd[1].is_nan(), "step 2 is off the eval schedule: {fd:?}");
+    for i in [0, 2, 3] {
+        assert!(fd[i] > 0.0, "{fd:?}");
+    }
+    for name in ["eval_precision", "eval_recall", "eval_class_coverage"] {
+        let v = column(&run, name)[3];
+        assert!((0.0..=1.0).contains(&v), "{name} {v}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let last = |name: &str| summary["metrics"][name]["last"].as_f64().unwrap();
+    assert_eq!(last("eval_fd"), fd[3]);
+    assert!(
+        summary["evaluator_accuracy"].as_f64().unwrap() > 0.5,
+        "{summary}"
+    );
+    // The last in-training measurement is what `gan eval` reports for the checkpoint.
+    let (_, q) = {
+        let o = gan(&["eval", "--run", run.to_str().unwrap(), "--samples", "100"]);
+        assert_ok(&o);
+        let file = run.join("eval/step_000006-s0-n100.json");
+        (
+            (),
+            serde_json::from_str::<serde_json::Value>(&fs::read_to_string(file).unwrap()).unwrap(),
+        )
+    };
+    for (ours, theirs) in [
+        ("eval_fd", "fd"),
+        ("eval_precision", "precision"),
+        ("eval_class_kl", "class_kl"),
+    ] {
+        let (a, b) = (last(ours), q[theirs].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+            "{ours} {a} vs gan eval {theirs} {b}"
+        );
+    }
+}
+
+#[test]
+fn eval_every_off_the_log_schedule_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = gan(&[
+        "--out",
+        tmp.path().to_str().unwrap(),
+        "--steps",
+        "4",
+        "--log-every",
+        "10",
+        "--eval-every",
+        "15",
+    ]);
+    let err = assert_clean_error(&o, "eval-every 15, log-every 10");
+    assert!(err.contains("multiple of --log-every"), "{err}");
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{DatasetKind, EvalArgs, TrainArgs};
 use crate::data::{self, Dataset, subset};
 use crate::device;
+use crate::model::{Generator, NetConfig};
 use crate::train::checkpoint;
 use evaluator::{Evaluator, EvaluatorInfo, FEATURES};
 use metrics::Features;
@@ -61,54 +62,164 @@ pub fn quality(
     evaluator: Option<&(Evaluator, EvaluatorInfo)>,
     device: &Device,
 ) -> Result<Quality> {
-    let n = fake.len() / real.image_len();
-    match evaluator {
-        Some((model, info)) => {
-            let (rf, _) = evaluator::embed(model, &real.images, real.channels, real.size, device)?;
-            let (ff, predicted) = evaluator::embed(model, fake, real.channels, real.size, device)?;
-            let rf = Features {
-                values: rf,
+    Reference::new(real, evaluator.cloned(), device)?.quality(fake, device)
+}
+
+/// The real side of the comparison, embedded once and measured against many generators.
+pub struct Reference {
+    features: Features,
+    evaluator: Option<(Evaluator, EvaluatorInfo)>,
+    channels: usize,
+    size: usize,
+}
+
+impl Reference {
+    /// Embeds `real` in the evaluator's features (pixels without one).
+    pub fn new(
+        real: &Dataset,
+        evaluator: Option<(Evaluator, EvaluatorInfo)>,
+        device: &Device,
+    ) -> Result<Self> {
+        let features = match &evaluator {
+            Some((model, _)) => Features {
+                values: evaluator::embed(model, &real.images, real.channels, real.size, device)?.0,
                 dim: FEATURES,
-            };
-            let ff = Features {
-                values: ff,
-                dim: FEATURES,
-            };
-            let (precision, recall) = metrics::precision_recall(&rf, &ff, K_NEIGHBOURS);
-            let k = info.classes.len();
-            let (coverage, kl) = metrics::class_coverage(&predicted, k, MIN_CLASS_SHARE / k as f64);
-            Ok(Quality {
-                samples: n,
-                fd: Some(metrics::frechet_distance(&rf, &ff)),
-                precision: Some(precision),
-                recall: Some(recall),
-                class_coverage: Some(coverage),
-                class_kl: Some(kl),
-                mmd_pixel: None,
-                evaluator_accuracy: Some(info.test_accuracy),
-            })
-        }
-        None => {
-            let dim = real.image_len();
-            let rf = Features {
+            },
+            None => Features {
                 values: real.images.clone(),
-                dim,
-            };
-            let ff = Features {
-                values: fake.to_vec(),
-                dim,
-            };
-            Ok(Quality {
-                samples: n,
-                fd: None,
-                precision: None,
-                recall: None,
-                class_coverage: None,
-                class_kl: None,
-                mmd_pixel: Some(metrics::mmd_rbf(&rf, &ff)),
-                evaluator_accuracy: None,
-            })
+                dim: real.image_len(),
+            },
+        };
+        Ok(Reference {
+            features,
+            evaluator,
+            channels: real.channels,
+            size: real.size,
+        })
+    }
+
+    /// Names of the metrics `quality` fills in, as `Quality`'s field names.
+    pub fn metric_names(&self) -> &'static [&'static str] {
+        match self.evaluator {
+            Some(_) => &["fd", "precision", "recall", "class_coverage", "class_kl"],
+            None => &["mmd_pixel"],
         }
+    }
+
+    /// Held-out accuracy of the evaluator, if there is one.
+    pub fn evaluator_accuracy(&self) -> Option<f64> {
+        self.evaluator.as_ref().map(|(_, info)| info.test_accuracy)
+    }
+
+    /// The quality of generated images `fake` (N×C×S×S).
+    pub fn quality(&self, fake: &[f32], device: &Device) -> Result<Quality> {
+        let n = fake.len() / (self.channels * self.size * self.size);
+        let mut q = Quality {
+            samples: n,
+            fd: None,
+            precision: None,
+            recall: None,
+            class_coverage: None,
+            class_kl: None,
+            mmd_pixel: None,
+            evaluator_accuracy: self.evaluator_accuracy(),
+        };
+        match &self.evaluator {
+            Some((model, info)) => {
+                let (ff, predicted) =
+                    evaluator::embed(model, fake, self.channels, self.size, device)?;
+                let ff = Features {
+                    values: ff,
+                    dim: FEATURES,
+                };
+                let (precision, recall) =
+                    metrics::precision_recall(&self.features, &ff, K_NEIGHBOURS);
+                let k = info.classes.len();
+                let (coverage, kl) =
+                    metrics::class_coverage(&predicted, k, MIN_CLASS_SHARE / k as f64);
+                q.fd = Some(metrics::frechet_distance(&self.features, &ff));
+                q.precision = Some(precision);
+                q.recall = Some(recall);
+                q.class_coverage = Some(coverage);
+                q.class_kl = Some(kl);
+            }
+            None => {
+                let ff = Features {
+                    values: fake.to_vec(),
+                    dim: self.features.dim,
+                };
+                q.mmd_pixel = Some(metrics::mmd_rbf(&self.features, &ff));
+            }
+        }
+        Ok(q)
+    }
+}
+
+impl Quality {
+    /// The value of metric `name` (a field name from `Reference::metric_names`).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "fd" => self.fd,
+            "precision" => self.precision,
+            "recall" => self.recall,
+            "class_coverage" => self.class_coverage,
+            "class_kl" => self.class_kl,
+            "mmd_pixel" => self.mmd_pixel,
+            "evaluator_accuracy" => self.evaluator_accuracy,
+            _ => None,
+        }
+    }
+}
+
+/// Seed of the noise and of the real images that `gan eval` and `--eval-every` use by default,
+/// so a run's final in-training values and a later `gan eval --run` agree.
+pub const DEFAULT_SEED: u64 = 0;
+
+/// The real images a quality measurement compares against: a seeded subset of `n`.
+pub fn real_subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
+    data.select(&subset(data.len, Some(n), seed ^ 0x5245_414c))
+}
+
+/// Quality measured while training (`--eval-every`): the same real images and generator noise
+/// every time, so the values over steps are comparable.
+pub struct TrainingEval {
+    reference: Reference,
+    samples: usize,
+}
+
+impl TrainingEval {
+    /// Loads or trains the evaluator for the run's data and embeds the real images.
+    pub fn new(data: &Dataset, args: &TrainArgs, device: &Device) -> Result<Self> {
+        let samples = (args.eval_samples as usize).min(data.len);
+        let evaluator = evaluator_for(data, args, &args.out, device)?;
+        let real = real_subset(data, samples, DEFAULT_SEED);
+        Ok(TrainingEval {
+            reference: Reference::new(&real, evaluator, device)?,
+            samples,
+        })
+    }
+
+    /// metrics.csv columns: `eval_<metric>`.
+    pub fn columns(&self) -> Vec<String> {
+        let names = self.reference.metric_names();
+        names.iter().map(|n| format!("eval_{n}")).collect()
+    }
+
+    /// Held-out accuracy of the evaluator, if there is one.
+    pub fn evaluator_accuracy(&self) -> Option<f64> {
+        self.reference.evaluator_accuracy()
+    }
+
+    /// The metrics of generator `g` (batch norm in inference mode), in `columns` order.
+    pub fn measure(&self, g: &Generator, net: &NetConfig, device: &Device) -> Result<Vec<f64>> {
+        let fake = crate::sample::generate(g, net, self.samples, DEFAULT_SEED, device)?;
+        let q = self.reference.quality(&fake, device)?;
+        Ok(self
+            .reference
+            .metric_names()
+            .iter()
+            .map(|n| q.get(n).unwrap_or(f64::NAN))
+            .collect())
     }
 }
 
@@ -186,7 +297,7 @@ pub fn run(args: &EvalArgs) -> Result<Quality> {
     let out = run.parent().unwrap_or(Path::new("."));
     let eval = evaluator_for(&data, &train, out, &dev)?;
     let n = (args.samples as usize).min(data.len);
-    let real = data.select(&subset(data.len, Some(n), args.seed ^ 0x5245_414c));
+    let real = real_subset(&data, n, args.seed);
     let g = crate::sample::load_generator(&ckpt, &net, &dev)?;
     let fake = crate::sample::generate(&g, &net, n, args.seed, &dev)?;
     let q = quality(&real, &fake, eval.as_ref(), &dev)?;

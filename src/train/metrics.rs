@@ -50,7 +50,14 @@ impl MetricsLog {
             let record = record.with_context(ctx)?;
             let values: Vec<f64> = record
                 .iter()
-                .map(|v| v.parse::<f64>())
+                // An empty cell is a value not measured at that step.
+                .map(|v| {
+                    if v.is_empty() {
+                        Ok(f64::NAN)
+                    } else {
+                        v.parse::<f64>()
+                    }
+                })
                 .collect::<Result<_, _>>()
                 .with_context(|| format!("{}: a row is not numeric", path.display()))?;
             // A crash mid-write can leave a short last row: it is dropped with the rest.
@@ -65,7 +72,7 @@ impl MetricsLog {
             w.write_record(&header)?;
             for row in &kept {
                 let mut rec = vec![(row[0] as u64).to_string()];
-                rec.extend(row[1..].iter().map(|v| format!("{v}")));
+                rec.extend(row[1..].iter().map(|&v| cell(v)));
                 w.write_record(&rec)?;
             }
             w.flush()?;
@@ -94,11 +101,19 @@ impl MetricsLog {
         );
         let mut record = Vec::with_capacity(values.len() + 1);
         record.push(step.to_string());
-        record.extend(values.iter().map(|v| format!("{v}")));
+        record.extend(values.iter().map(|&v| cell(v)));
         self.writer
             .write_record(&record)
             .context("writing metrics.csv")?;
         self.writer.flush().context("writing metrics.csv")?;
         Ok(())
+    }
+}
+
+/// A CSV cell: NaN (not measured at this step) is left empty.
+fn cell(v: f64) -> String {
+    match v.is_nan() {
+        true => String::new(),
+        false => format!("{v}"),
     }
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::cli::{Act, Arch, DatasetKind, TrainArgs};
 use crate::data::{self, Batcher, stream_seed};
 use crate::device;
+use crate::eval::TrainingEval;
 use crate::model::{Generator, NetConfig, dcgan};
 use crate::probe::dead::DeadTracker;
 use crate::probe::layer_name;
@@ -105,6 +106,13 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
     if args.arch == Arch::Dcgan {
         dcgan::stages(args.image_size as usize)?;
     }
+    if args.eval_every % args.log_every != 0 {
+        bail!(
+            "--eval-every {} must be a multiple of --log-every {} (quality values go into metrics.csv rows)",
+            args.eval_every,
+            args.log_every
+        );
+    }
     let (data, skipped) = data::load(&data::Spec::of(args))?;
     if skipped > 0 {
         eprintln!(
@@ -138,7 +146,14 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
 
     let layers = gan.d.hidden_layers();
     let probes = !args.no_probes;
-    let columns = metric_columns(layers, probes);
+    let quality = match args.eval_every {
+        0 => None,
+        _ => Some(TrainingEval::new(&data, args, &dev)?),
+    };
+    let mut columns = metric_columns(layers, probes);
+    if let Some(q) = &quality {
+        columns.extend(q.columns());
+    }
     let latent = args.latent_dim as usize;
     let sample_count = args.sample_count as usize;
 
@@ -250,6 +265,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
         columns: &columns,
         prior_seconds,
         start,
+        evaluator_accuracy: quality.as_ref().and_then(TrainingEval::evaluator_accuracy),
     };
     for step in start..args.steps {
         let mut pixels = batcher.batch(step, &data);
@@ -280,8 +296,17 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
             }
             if logged {
                 let ms = last_log.0.elapsed().as_secs_f64() * 1e3 / (done - last_log.1) as f64;
+                let mut row = metric_row(&s, &mut dead, ms, on_schedule);
+                if let Some(q) = &quality {
+                    let now = step % args.eval_every == 0 || done == args.steps;
+                    match now {
+                        true => row.extend(q.measure(&gan.g.valid(), &net, &dev)?),
+                        // Left empty in metrics.csv.
+                        false => row.extend(q.columns().iter().map(|_| f64::NAN)),
+                    }
+                }
+                // Measuring quality is not part of step_ms.
                 last_log = (Instant::now(), done);
-                let row = metric_row(&s, &mut dead, ms, on_schedule);
                 log.write(step, &row)?;
                 progress.update(step, &s, ms);
                 rows.push(row);
@@ -345,6 +370,7 @@ struct LoopContext<'a> {
     columns: &'a [String],
     prior_seconds: f64,
     start: u64,
+    evaluator_accuracy: Option<f64>,
 }
 
 impl LoopContext<'_> {
@@ -390,6 +416,7 @@ impl LoopContext<'_> {
             wall_seconds: self.prior_seconds + secs,
             ms_per_step: secs * 1e3 / (done - self.start).max(1) as f64,
             metrics: summary::column_stats(self.columns, rows),
+            evaluator_accuracy: self.evaluator_accuracy,
         }
     }
 
@@ -523,6 +550,14 @@ fn print_summary(summary: &Summary, layers: usize, final_png: &Path) {
     .iter()
     .filter_map(|n| fmt(n))
     .collect();
+    let quality: Vec<String> = m
+        .iter()
+        .filter(|(name, _)| name.starts_with("eval_"))
+        .map(|(name, s)| format!("{} {:.3}", &name[5..], s.last))
+        .collect();
+    if !quality.is_empty() {
+        eprintln!("final quality: {}", quality.join(", "));
+    }
     for l in 0..layers {
         let name = layer_name(l);
         if let (Some(z), Some(d)) = (

@@ -44,18 +44,21 @@ pub struct Summary {
     pub ms_per_step: f64,
     /// Per metrics.csv column.
     pub metrics: BTreeMap<String, Stat>,
+    /// Held-out accuracy of the evaluator behind the eval_* columns (with --eval-every).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluator_accuracy: Option<f64>,
 }
 
-/// Mean and last value of each column over `rows` (each row in `columns` order).
+/// Mean and last value of each column over `rows` (each row in `columns` order); NaN marks a
+/// value not measured at that row (eval_* columns) and is left out.
 pub fn column_stats(columns: &[String], rows: &[Vec<f64>]) -> BTreeMap<String, Stat> {
     let mut out = BTreeMap::new();
-    if rows.is_empty() {
-        return out;
-    }
     for (i, name) in columns.iter().enumerate() {
-        let mean = rows.iter().map(|r| r[i]).sum::<f64>() / rows.len() as f64;
-        let last = rows[rows.len() - 1][i];
-        out.insert(name.clone(), Stat { mean, last });
+        let values: Vec<f64> = rows.iter().map(|r| r[i]).filter(|v| !v.is_nan()).collect();
+        if let Some(&last) = values.last() {
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            out.insert(name.clone(), Stat { mean, last });
+        }
     }
     out
 }
@@ -82,5 +85,26 @@ mod tests {
                 last: 20.0
             }
         );
+    }
+
+    #[test]
+    fn unmeasured_values_are_left_out() {
+        let cols = vec!["a".to_string(), "eval_fd".to_string(), "never".to_string()];
+        let rows = [
+            vec![1.0, 4.0, f64::NAN],
+            vec![2.0, f64::NAN, f64::NAN],
+            vec![3.0, 2.0, f64::NAN],
+            vec![4.0, f64::NAN, f64::NAN],
+        ];
+        let s = column_stats(&cols, &rows);
+        assert_eq!(
+            s["eval_fd"],
+            Stat {
+                mean: 3.0,
+                last: 2.0
+            }
+        );
+        assert_eq!(s["a"].mean, 2.5);
+        assert!(!s.contains_key("never"));
     }
 }

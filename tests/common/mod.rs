@@ -32,7 +32,14 @@ pub fn metrics(dir: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
         .map(|rec| {
             rec.unwrap()
                 .iter()
-                .map(|v| v.parse::<f64>().unwrap())
+                // Empty: not measured at this step (eval_* columns).
+                .map(|v| {
+                    if v.is_empty() {
+                        f64::NAN
+                    } else {
+                        v.parse::<f64>().unwrap()
+                    }
+                })
                 .collect()
         })
         .collect();
