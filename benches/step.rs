@@ -100,6 +100,7 @@ fn time_pair(
         gen_act: Act::Relu,
         alpha: 0.2,
         disc_batch_norm: true,
+        disc_depth: 2,
     };
     let mut gans = [
         Gan::new(&net, 2e-4, 0.5, &ad)?,

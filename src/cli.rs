@@ -33,6 +33,73 @@ pub enum Command {
     /// Measure a run's generator against its real data: Fréchet distance, precision/recall and
     /// class coverage in an evaluator CNN's feature space (trained once per dataset, cached).
     Eval(EvalArgs),
+    /// Train every activation configuration on the same seeds (same data order and noise), then
+    /// write the report: the ReLU-vs-LeakyReLU answer with plots, statistics and a verdict.
+    /// Rerun the same command to continue an interrupted comparison.
+    Compare(CompareArgs),
+    /// Build the comparison report from existing run directories (made by hand, by gan compare,
+    /// or on other machines).
+    Report(ReportArgs),
+}
+
+/// Flags of `gan report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Run directories to compare (grouped by their settings, seeds averaged).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Folder for report.html, report.md, report.json, plots/ and media/
+    /// (default: outputs/report-<timestamp>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// A preset of training settings that shows the activations in a particular regime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// DCGAN as published (batch norm in D, lr 2e-4): the common case.
+    Baseline,
+    /// DCGAN without batch norm in D: nothing re-centres the pre-activations, so ReLU units can
+    /// die and stay dead.
+    NoBatchNorm,
+    /// DCGAN at lr 1e-3 (5× the default): large updates push units into the dead zone.
+    HighLr,
+    /// An MLP discriminator six hidden layers deep: zero gradients compound with depth.
+    DeepMlp,
+}
+
+impl Scenario {
+    /// Name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Baseline => "baseline",
+            Scenario::NoBatchNorm => "no-batch-norm",
+            Scenario::HighLr => "high-lr",
+            Scenario::DeepMlp => "deep-mlp",
+        }
+    }
+}
+
+/// Flags of `gan compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Discriminator activations to compare.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "relu,leaky")]
+    pub acts: Vec<Act>,
+    /// LeakyReLU slopes to compare (each makes a leaky configuration; default: --alpha).
+    #[arg(long, value_delimiter = ',', value_parser = parse_alpha)]
+    pub alphas: Vec<f64>,
+    /// Seeds per configuration: --seed, --seed+1, ...
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub seeds: u32,
+    /// Settings preset (README, "Scenarios"); flags given explicitly override it.
+    #[arg(long, value_enum, default_value_t = Scenario::Baseline)]
+    pub scenario: Scenario,
+    /// Training flags shared by every run (--out is the comparison's folder, default
+    /// outputs/compare-<scenario>; --steps defaults to the scenario's).
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// Flags of `gan eval`.
@@ -194,6 +261,12 @@ pub struct TrainArgs {
     /// Network architecture.
     #[arg(long, value_enum, default_value_t = Arch::Dcgan)]
     pub arch: Arch,
+    /// Hidden layers of the MLP discriminator (512 wide, then 256).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub disc_depth: u32,
+    /// No batch norm in the DCGAN discriminator (it normally follows every middle convolution).
+    #[arg(long)]
+    pub no_disc_batch_norm: bool,
     /// Training data.
     #[arg(long, value_enum, default_value_t = DatasetKind::Shapes)]
     pub dataset: DatasetKind,
@@ -315,6 +388,7 @@ pub fn parse() -> Result<Cli, clap::Error> {
     };
     match (&mut cli.command, matches.subcommand()) {
         (Some(Command::Train(args)), Some((_, sub))) => args.explicit = explicit(sub),
+        (Some(Command::Compare(args)), Some((_, sub))) => args.train.explicit = explicit(sub),
         (None, _) => cli.train.explicit = explicit(&matches),
         _ => {}
     }

@@ -1,6 +1,7 @@
 //! `gan`: a GAN trainer on burn that measures what ReLU vs LeakyReLU does to a discriminator.
 
 pub mod cli;
+pub mod compare;
 pub mod data;
 pub mod device;
 pub mod eval;

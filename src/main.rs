@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => gan::train::run(&args).map(|r| r.exit_code()),
         Some(Command::Sample(args)) => gan::sample::run(&args).map(|_| 0),
         Some(Command::Eval(args)) => gan::eval::run(&args).map(|_| 0),
+        Some(Command::Compare(args)) => gan::compare::run(&args),
+        Some(Command::Report(args)) => gan::report::run(&args).map(|_| 0),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

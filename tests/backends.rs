@@ -42,6 +42,7 @@ fn net(arch: Arch, act: Act) -> NetConfig {
         gen_act: Act::Relu,
         alpha: 0.2,
         disc_batch_norm: true,
+        disc_depth: 2,
     }
 }
 

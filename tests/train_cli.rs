@@ -87,6 +87,16 @@ fn ndarray_dcgan_run_writes_every_file() {
             image::open(dir.join("samples").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((img.width(), img.height()), (side, side), "{name}");
     }
+    // progress.gif: the three step grids (0, 2, 3) as frames of the grid's size.
+    use image::AnimationDecoder;
+    let gif = std::fs::File::open(dir.join("progress.gif")).unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(gif))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 3);
+    assert_eq!(frames[0].buffer().dimensions(), (side, side));
 }
 
 #[test]

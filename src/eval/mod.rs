@@ -189,10 +189,11 @@ pub struct TrainingEval {
 
 impl TrainingEval {
     /// Loads or trains the evaluator for the run's data and embeds the real images.
-    pub fn new(data: &Dataset, args: &TrainArgs, device: &Device) -> Result<Self> {
+    pub fn new(args: &TrainArgs, device: &Device) -> Result<Self> {
+        let data = reference_data(args)?;
         let samples = (args.eval_samples as usize).min(data.len);
-        let evaluator = evaluator_for(data, args, &args.out, device)?;
-        let real = real_subset(data, samples, DEFAULT_SEED);
+        let evaluator = evaluator_for(&data, args, &args.out, device)?;
+        let real = real_subset(&data, samples, DEFAULT_SEED);
         Ok(TrainingEval {
             reference: Reference::new(&real, evaluator, device)?,
             samples,
@@ -223,6 +224,17 @@ impl TrainingEval {
     }
 }
 
+/// The real data a run is measured against: its dataset as drawn (shapes) or subset
+/// (--dataset-size) with a fixed seed rather than the run's, so that every seed of a comparison
+/// is measured against the same images by the same evaluator.
+pub fn reference_data(args: &TrainArgs) -> Result<Dataset> {
+    let spec = data::Spec {
+        seed: DEFAULT_SEED,
+        ..data::Spec::of(args)
+    };
+    Ok(data::load(&spec)?.0)
+}
+
 /// The evaluator of a run's data: from the cache under `out/.evaluators/`, or trained now.
 /// None for unlabelled data.
 pub fn evaluator_for(
@@ -234,13 +246,13 @@ pub fn evaluator_for(
     if !data.labelled() || data.class_names.len() < 2 {
         return Ok(None);
     }
+    // Not the run's seed: runs of any seed on the same data share one evaluator.
     let mut key = format!(
-        "{}-{}px-{}ch-{}img-s{}",
+        "{}-{}px-{}ch-{}img",
         args.dataset.name(),
         data.size,
         data.channels,
         data.len,
-        args.seed
     );
     if args.dataset == DatasetKind::Folder || args.data.is_some() {
         // Different folders with the same shape must not share an evaluator.
@@ -261,7 +273,7 @@ pub fn evaluator_for(
         data.len,
         dir.display()
     );
-    let trained = evaluator::train(data, &dir, args.seed, device)?;
+    let trained = evaluator::train(data, &dir, DEFAULT_SEED, device)?;
     eprintln!("evaluator test accuracy: {:.3}", trained.1.test_accuracy);
     Ok(Some(trained))
 }
@@ -291,7 +303,7 @@ pub fn run(args: &EvalArgs) -> Result<Quality> {
     let ckpt = checkpoint::require(run)?;
     let step = checkpoint::read_state(&ckpt)?.step;
 
-    let (data, _) = data::load(&data::Spec::of(&train))?;
+    let data = reference_data(&train)?;
     let dev = device::open(args.backend, args.device)?.device;
     // The evaluator cache sits beside the run directories.
     let out = run.parent().unwrap_or(Path::new("."));

@@ -48,7 +48,7 @@ impl MlpGenerator {
     }
 }
 
-/// MLP discriminator: image → 512 → 256 → one logit.
+/// MLP discriminator: image → 512 → 256 (→ 256 … with --disc-depth) → one logit.
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator {
     hidden: Vec<Linear>,
@@ -60,12 +60,15 @@ impl MlpDiscriminator {
     /// Builds D for `cfg` on `device`.
     pub fn new(cfg: &NetConfig, device: &Device) -> Self {
         let pixels = cfg.channels * cfg.image_size * cfg.image_size;
+        // 512 → 256, then further 256-wide layers when deeper.
+        let mut widths = vec![pixels, WIDTHS[1]];
+        widths.extend(std::iter::repeat_n(WIDTHS[0], cfg.disc_depth.max(1) - 1));
         MlpDiscriminator {
-            hidden: vec![
-                LinearConfig::new(pixels, WIDTHS[1]).init(device),
-                LinearConfig::new(WIDTHS[1], WIDTHS[0]).init(device),
-            ],
-            to_logit: LinearConfig::new(WIDTHS[0], 1).init(device),
+            hidden: widths
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect(),
+            to_logit: LinearConfig::new(*widths.last().unwrap(), 1).init(device),
             act: Activation::new(cfg.disc_act, cfg.alpha),
         }
     }
@@ -113,6 +116,7 @@ mod tests {
                 gen_act: Act::Relu,
                 alpha: 0.2,
                 disc_batch_norm: true,
+                disc_depth: 2,
             };
             let mut d = MlpDiscriminator::new(&cfg, &dev);
             // Unit 5 of the first hidden layer: a bias so negative no input can wake it.

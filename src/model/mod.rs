@@ -33,6 +33,14 @@ pub struct NetConfig {
     pub alpha: f64,
     /// Batch norm in the discriminator's middle layers (dcgan only).
     pub disc_batch_norm: bool,
+    /// Hidden layers of the discriminator (mlp only).
+    #[serde(default = "default_disc_depth")]
+    pub disc_depth: usize,
+}
+
+/// Runs from before `disc_depth` existed had two hidden layers.
+fn default_disc_depth() -> usize {
+    2
 }
 
 /// The generator, either architecture.
@@ -114,6 +122,7 @@ mod tests {
             gen_act: Act::Relu,
             alpha: 0.2,
             disc_batch_norm: true,
+            disc_depth: 2,
         }
     }
 

@@ -28,10 +28,12 @@ use crate::eval::TrainingEval;
 use crate::model::{Generator, NetConfig, dcgan};
 use crate::probe::dead::DeadTracker;
 use crate::probe::layer_name;
+use crate::report::gif::write_progress_gif;
 use crate::report::grid::save_grid;
 use checkpoint::State;
 use interrupt::StopFlag;
 use metrics::MetricsLog;
+pub use progress::PlanBar;
 use progress::Progress;
 use resume::Resume;
 use step::{Gan, StepScalars};
@@ -83,6 +85,12 @@ impl Outcome {
 
 /// Trains as `args` says (a new run, or `--resume`) and says how it ended.
 pub fn run(args: &TrainArgs) -> Result<Outcome> {
+    run_in_plan(args, None)
+}
+
+/// Like `run`, as one run of a plan (gan compare): progress goes to the plan's bar, and the
+/// per-run console lines are left to the plan.
+pub fn run_in_plan(args: &TrainArgs, plan: Option<PlanBar>) -> Result<Outcome> {
     let (mut args, resume) = match &args.resume {
         Some(_) => {
             let (a, r) = resume::plan(args)?;
@@ -98,15 +106,22 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
             args.data = Some(abs);
         }
     }
-    train(&args, resume)
+    train(&args, resume, plan)
 }
 
 /// The training proper, fresh or resumed.
-fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
+fn train(args: &TrainArgs, resume: Option<Resume>, plan: Option<PlanBar>) -> Result<Outcome> {
+    let chatty = plan.is_none();
     if args.arch == Arch::Dcgan {
         dcgan::stages(args.image_size as usize)?;
     }
-    if args.eval_every % args.log_every != 0 {
+    if args.arch == Arch::Dcgan && args.disc_depth != 2 {
+        bail!("--disc-depth applies to --arch mlp (the DCGAN's depth follows --image-size)");
+    }
+    if args.arch == Arch::Mlp && args.no_disc_batch_norm {
+        bail!("--no-disc-batch-norm applies to --arch dcgan (the MLP discriminator has none)");
+    }
+    if !args.eval_every.is_multiple_of(args.log_every) {
         bail!(
             "--eval-every {} must be a multiple of --log-every {} (quality values go into metrics.csv rows)",
             args.eval_every,
@@ -135,7 +150,8 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
         disc_act: args.disc_act,
         gen_act: args.gen_act,
         alpha: args.alpha,
-        disc_batch_norm: true,
+        disc_batch_norm: !args.no_disc_batch_norm,
+        disc_depth: args.disc_depth as usize,
     };
     device::set_threads(args.threads);
     let opened = device::open(args.backend, args.device)?;
@@ -148,7 +164,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
     let probes = !args.no_probes;
     let quality = match args.eval_every {
         0 => None,
-        _ => Some(TrainingEval::new(&data, args, &dev)?),
+        _ => Some(TrainingEval::new(args, &dev)?),
     };
     let mut columns = metric_columns(layers, probes);
     if let Some(q) = &quality {
@@ -178,12 +194,14 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
                     "command_line": std::env::args().collect::<Vec<_>>(),
                 }),
             )?;
-            eprintln!(
-                "resuming {} at step {resumed_at} of {}  [{}]",
-                r.dir.display(),
-                args.steps,
-                opened.description
-            );
+            chatty.then(|| {
+                eprintln!(
+                    "resuming {} at step {resumed_at} of {}  [{}]",
+                    r.dir.display(),
+                    args.steps,
+                    opened.description
+                )
+            });
             let dead = DeadTracker::with_history(args.dead_window as usize, r.state.dead_history);
             (
                 r.dir,
@@ -217,7 +235,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
                 command_line: std::env::args().collect(),
             };
             write_json(&dir.join("config.json"), &config)?;
-            eprintln!("run directory: {}  [{}]", dir.display(), opened.description);
+            chatty.then(|| eprintln!("run directory: {}  [{}]", dir.display(), opened.description));
             let log = MetricsLog::create(&dir.join("metrics.csv"), &columns)?;
             // A stream of its own: the fixed noise depends on the seed and sizes only.
             let fixed_z = normal_values(
@@ -253,7 +271,10 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
     let stop = StopFlag::install()?;
     let batch = args.batch_size as usize;
     let mut batcher = Batcher::new(data.len, batch, args.seed);
-    let mut progress = Progress::new(args.steps, args.quiet);
+    let mut progress = match plan {
+        Some(p) => Progress::Plan(p),
+        None => Progress::new(args.steps, args.quiet),
+    };
     let started = Instant::now();
     let mut last_log = (Instant::now(), start);
     let mut last_checkpoint = (start > 0).then_some(start);
@@ -349,6 +370,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
             return Err(ctx.diverged(done - 1, why, &rows, last_checkpoint, started));
         }
     }
+    write_progress_gif(&samples, &dir.join("progress.gif"))?;
     let summary = ctx.summary(done, &rows, started, ended, None);
     write_json(&dir.join("summary.json"), &summary)?;
     if ended == Status::Interrupted {
@@ -359,7 +381,9 @@ fn train(args: &TrainArgs, resume: Option<Resume>) -> Result<Outcome> {
         );
         return Ok(Outcome::Interrupted(dir));
     }
-    print_summary(&summary, layers, &samples.join("final.png"));
+    if chatty {
+        print_summary(&summary, layers, &samples.join("final.png"));
+    }
     Ok(Outcome::Finished(dir))
 }
 

@@ -13,6 +13,46 @@ pub enum Progress {
     Bar(ProgressBar),
     /// A line every `every` steps (and at the end).
     Lines { every: u64, next: u64, total: u64 },
+    /// One run of a plan (gan compare): the plan's bar, this run's steps starting at `offset`.
+    Plan(PlanBar),
+}
+
+/// The progress bar of a whole plan of runs, shared by the runs in turn.
+#[derive(Clone)]
+pub struct PlanBar {
+    /// The bar over all steps of all runs (hidden when stderr is not a terminal).
+    pub bar: ProgressBar,
+    /// Steps of the plan before this run's first.
+    pub offset: u64,
+    /// The run's name, shown beside the bar.
+    pub label: String,
+}
+
+impl PlanBar {
+    /// A bar over `total` steps: drawn on a terminal, hidden otherwise.
+    pub fn bar(total: u64) -> ProgressBar {
+        if !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta} {msg}",
+            )
+            .expect("static template is valid")
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
+    /// Prints a line above the bar (or plainly when it is hidden).
+    pub fn println(&self, line: &str) {
+        match self.bar.is_hidden() {
+            true => eprintln!("{line}"),
+            false => self.bar.println(line),
+        }
+    }
 }
 
 impl Progress {
@@ -64,13 +104,19 @@ impl Progress {
                     *next = step + *every;
                 }
             }
+            Progress::Plan(p) => {
+                p.bar.set_position(p.offset + step + 1);
+                p.bar.set_message(format!("{} {msg}", p.label));
+            }
         }
     }
 
     /// Moves the bar to `step` without new scalars.
     pub fn tick(&self, step: u64) {
-        if let Progress::Bar(bar) = self {
-            bar.set_position(step + 1);
+        match self {
+            Progress::Bar(bar) => bar.set_position(step + 1),
+            Progress::Plan(p) => p.bar.set_position(p.offset + step + 1),
+            Progress::Lines { .. } => {}
         }
     }
 

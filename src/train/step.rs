@@ -176,6 +176,7 @@ mod tests {
             gen_act: Act::Relu,
             alpha: 0.2,
             disc_batch_norm: true,
+            disc_depth: 2,
         }
     }
 

@@ -26,7 +26,7 @@ pub enum Status {
 }
 
 /// What a run reports when its training command ends.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// How it ended.
     pub status: Status,

@@ -1,0 +1,323 @@
+//! End-to-end tests of `gan compare` and `gan report` on tiny runs: the report's content, its
+//! numbers against the runs' summaries, resuming an interrupted plan, and the refusals.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_clean_error, assert_ok, gan};
+
+/// Flags of a comparison small enough for a test.
+fn tiny(out: &Path) -> Vec<String> {
+    [
+        "compare",
+        "--out",
+        out.to_str().unwrap(),
+        "--arch",
+        "mlp",
+        "--seeds",
+        "2",
+        "--steps",
+        "6",
+        "--log-every",
+        "2",
+        "--dataset-size",
+        "200",
+        "--batch-size",
+        "8",
+        "--eval-samples",
+        "50",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn run(args: &[String]) -> std::process::Output {
+    gan(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Relative image paths a report references: `src="…"` in HTML, `](…)` in Markdown.
+fn referenced(text: &str, open: &str, close: char) -> Vec<String> {
+    text.split(open)
+        .skip(1)
+        .map(|rest| rest.split(close).next().unwrap().to_string())
+        .collect()
+}
+
+/// Runs scripts/check-report.sh when Chromium is installed (always under CI).
+fn check_in_browser(html: &Path) -> Option<std::process::Output> {
+    let have = Command::new("sh")
+        .args(["-c", "command -v chromium || command -v chromium-browser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var_os("GAN_CI").is_none(),
+            "CI must install chromium"
+        );
+        eprintln!("chromium not installed: browser check skipped");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-report.sh");
+    Some(Command::new("bash").arg(script).arg(html).output().unwrap())
+}
+
+#[test]
+fn compare_writes_a_full_report_whose_numbers_are_the_runs_summaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let o = run(&tiny(&out));
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("verdict: ") && err.contains("report: "),
+        "{err}"
+    );
+
+    let md = fs::read_to_string(out.join("report.md")).unwrap();
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    for section in [
+        "## Verdict",
+        "## Final metrics",
+        "## Cost per training step",
+        "## Training curves",
+        "## Final samples",
+        "## Progress",
+        "## Runs",
+    ] {
+        assert!(md.contains(section), "{section} missing from report.md");
+        assert!(
+            html.contains(&format!("<h2>{}", &section[3..])),
+            "{section} missing from report.html"
+        );
+    }
+    // Every image referenced exists, and there are plots, grids and animations among them.
+    let html_images = referenced(&html, "src=\"", '"');
+    let md_images = referenced(&md, "](", ')');
+    assert_eq!(html_images, md_images);
+    for img in &html_images {
+        assert!(out.join(img).is_file(), "{img} referenced but missing");
+    }
+    for kind in [
+        "plots/d_grad_zero.svg",
+        "plots/eval_fd.svg",
+        "-final.png",
+        "-progress.gif",
+    ] {
+        assert!(
+            html_images.iter().any(|i| i.contains(kind)),
+            "no {kind} in {html_images:?}"
+        );
+    }
+    assert_eq!(
+        html_images
+            .iter()
+            .filter(|i| i.ends_with("-final.png"))
+            .count(),
+        4
+    );
+
+    // The table's numbers are the runs' summaries, averaged over seeds.
+    let report = json(&out.join("report.json"));
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    for (g, act) in groups.iter().zip(["relu", "leaky0.2"]) {
+        let summaries: Vec<serde_json::Value> = [42, 43]
+            .iter()
+            .map(|s| json(&out.join(format!("runs/{act}-s{s}/summary.json"))))
+            .collect();
+        for (key, column, field) in [
+            ("d_grad_zero:mean", "d_grad_zero", "mean"),
+            ("eval_fd:last", "eval_fd", "last"),
+            ("loss_d:last", "loss_d", "last"),
+        ] {
+            let values: Vec<f64> = summaries
+                .iter()
+                .map(|s| s["metrics"][column][field].as_f64().unwrap())
+                .collect();
+            let mean = values.iter().sum::<f64>() / 2.0;
+            let got = g["metrics"][key]["mean"].as_f64().unwrap();
+            assert!(
+                (got - mean).abs() <= 1e-12 * mean.abs().max(1.0),
+                "{act} {key}: {got} vs {mean}"
+            );
+            // And the table shows them.
+            let std = ((values[0] - mean).powi(2) + (values[1] - mean).powi(2)).sqrt();
+            let digits = if column == "eval_fd" { 2 } else { 3 };
+            let cell = format!("{mean:.digits$} ± {std:.digits$}");
+            assert!(md.contains(&cell), "{act} {key}: {cell} not in the table");
+        }
+        let ms: f64 = summaries
+            .iter()
+            .map(|s| s["ms_per_step"].as_f64().unwrap())
+            .sum::<f64>()
+            / 2.0;
+        assert!((g["metrics"]["ms_per_step:mean"]["mean"].as_f64().unwrap() - ms).abs() < 1e-9);
+    }
+    // ReLU's gradients are sparse and LeakyReLU's are not: the verdict says so.
+    let relu = groups[0]["metrics"]["d_grad_zero:mean"]["mean"]
+        .as_f64()
+        .unwrap();
+    let leaky = groups[1]["metrics"]["d_grad_zero:mean"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(relu > 0.2 && leaky == 0.0, "{relu} {leaky}");
+    let findings = report["verdicts"][0]["findings"][0].as_str().unwrap();
+    assert!(
+        findings.contains("Gradient sparsity") && findings.contains("a clear difference"),
+        "{findings}"
+    );
+
+    if let Some(o) = check_in_browser(&out.join("report.html")) {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The check can fail: a report with an image gone.
+        fs::remove_file(out.join(&html_images[0])).unwrap();
+        let o = check_in_browser(&out.join("report.html")).unwrap();
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("did not load"));
+    }
+
+    // A rerun reuses every finished run and trains nothing.
+    let before = fs::read(out.join("runs/relu-s42/summary.json")).unwrap();
+    let o = run(&tiny(&out));
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("reusing the finished run").count(), 4, "{err}");
+    assert_eq!(
+        fs::read(out.join("runs/relu-s42/summary.json")).unwrap(),
+        before
+    );
+
+    // Other settings in the same folder are refused, and the folder is left alone.
+    let mut other = tiny(&out);
+    other[8] = "7".into(); // --steps
+    let e = assert_clean_error(&run(&other), "changed --steps");
+    assert!(
+        e.contains("other settings") && e.contains("--steps 6 vs 7"),
+        "{e}"
+    );
+    assert_eq!(
+        fs::read(out.join("runs/relu-s42/summary.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn report_merges_runs_made_by_hand_and_refuses_unfinished_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    for act in ["relu", "leaky"] {
+        assert_ok(&gan(&[
+            "--out",
+            runs.to_str().unwrap(),
+            "--name",
+            act,
+            "--quiet",
+            "--disc-act",
+            act,
+            "--arch",
+            "mlp",
+            "--steps",
+            "4",
+            "--dataset-size",
+            "64",
+            "--batch-size",
+            "8",
+        ]));
+    }
+    let report = tmp.path().join("r");
+    let dirs: Vec<PathBuf> = ["relu", "leaky"].iter().map(|a| runs.join(a)).collect();
+    let o = gan(&[
+        "report",
+        dirs[0].to_str().unwrap(),
+        dirs[1].to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    let r = json(&report.join("report.json"));
+    let labels: Vec<&str> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["relu", "leaky α=0.2"]);
+    // No --eval-every: the verdict claims nothing about quality.
+    let conclusion = r["verdicts"][0]["conclusion"].as_str().unwrap();
+    assert!(conclusion.starts_with("No quality metric"), "{conclusion}");
+
+    let e = assert_clean_error(&gan(&["report", "/nonexistent/run"]), "missing run");
+    assert!(e.contains("no such run directory"), "{e}");
+    fs::remove_file(dirs[0].join("summary.json")).unwrap();
+    let e = assert_clean_error(
+        &gan(&["report", dirs[0].to_str().unwrap()]),
+        "unfinished run",
+    );
+    assert!(e.contains("not a finished run"), "{e}");
+    let e = assert_clean_error(&gan(&["compare", "--disc-act", "relu"]), "--disc-act");
+    assert!(e.contains("--acts"), "{e}");
+}
+
+#[test]
+fn an_interrupted_comparison_continues_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let mut args = tiny(&out);
+    args[6] = "1".into(); // --seeds
+    args[8] = "400".into(); // --steps: long enough to interrupt the second run
+    let second = out.join("runs/leaky0.2-s42");
+    let child = Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(&args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let rows = fs::read_to_string(second.join("metrics.csv"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if rows > 3 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "second run never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("rerun the same command"), "{err}");
+    assert!(!out.join("report.html").exists());
+    let first = fs::read(out.join("runs/relu-s42/summary.json")).unwrap();
+
+    let o = run(&args);
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("relu-s42: reusing the finished run"), "{err}");
+    assert!(
+        err.contains("leaky0.2-s42: resuming from its checkpoint"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(out.join("runs/relu-s42/summary.json")).unwrap(),
+        first
+    );
+    assert_eq!(json(&second.join("summary.json"))["status"], "finished");
+    assert_eq!(json(&second.join("summary.json"))["steps"], 400);
+    assert!(out.join("report.html").is_file());
+}
