@@ -24,13 +24,15 @@ if [ "$broken" != 0 ]; then
     grep -o 'missing image: [^<]*' "$work/dom.html" >&2 || true
     exit 1
 fi
-text="$(sed -e 's/<[^>]*>//g' "$work/dom.html" | tr -s ' \n' | wc -c)"
+# Visible text only: style and script blocks removed before the tags.
+text="$(tr '\n' ' ' < "$work/dom.html" | sed -e 's/<style[^>]*>.*<\/style>//; s/<script[^>]*>[^<]*<\/script>//g; s/<[^>]*>//g' | tr -s ' ' | wc -c)"
 [ "$text" -gt 500 ] || { echo "check-report: the page is nearly blank ($text characters of text)" >&2; exit 1; }
 grep -q 'Verdict' "$work/dom.html" || { echo "check-report: no Verdict section" >&2; exit 1; }
 
 # A screenshot of a blank page is a few kilobytes of one colour; a report is far more.
 "$browser" "${flags[@]}" --window-size=1200,1600 --screenshot="$work/shot.png" "$url" \
-    > /dev/null 2>> "$work/chromium.log"
+    > /dev/null 2>> "$work/chromium.log" || {
+    echo "check-report: chromium could not take a screenshot:" >&2; tail -5 "$work/chromium.log" >&2; exit 1; }
 size="$(stat -c %s "$work/shot.png" 2>/dev/null || echo 0)"
 [ "$size" -gt 20000 ] || { echo "check-report: the rendered page looks blank (screenshot $size bytes)" >&2; exit 1; }
 [ -z "${CHECK_REPORT_SCREENSHOT:-}" ] || cp "$work/shot.png" "$CHECK_REPORT_SCREENSHOT"

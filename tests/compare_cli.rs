@@ -154,12 +154,14 @@ fn compare_writes_a_full_report_whose_numbers_are_the_runs_summaries() {
             let cell = format!("{mean:.digits$} ± {std:.digits$}");
             assert!(md.contains(&cell), "{act} {key}: {cell} not in the table");
         }
+        // The cost is step_ms's mean (sampling, checkpoints and evaluation left out).
         let ms: f64 = summaries
             .iter()
-            .map(|s| s["ms_per_step"].as_f64().unwrap())
+            .map(|s| s["metrics"]["step_ms"]["mean"].as_f64().unwrap())
             .sum::<f64>()
             / 2.0;
-        assert!((g["metrics"]["ms_per_step:mean"]["mean"].as_f64().unwrap() - ms).abs() < 1e-9);
+        let got = g["metrics"]["step_ms:mean"]["mean"].as_f64().unwrap();
+        assert!((got - ms).abs() < 1e-9 * ms, "{got} vs {ms}");
     }
     // ReLU's gradients are sparse and LeakyReLU's are not: the verdict says so.
     let relu = groups[0]["metrics"]["d_grad_zero:mean"]["mean"]
@@ -320,4 +322,70 @@ fn an_interrupted_comparison_continues_where_it_stopped() {
     assert_eq!(json(&second.join("summary.json"))["status"], "finished");
     assert_eq!(json(&second.join("summary.json"))["steps"], 400);
     assert!(out.join("report.html").is_file());
+}
+
+#[test]
+fn diverged_runs_are_results_and_bad_flags_touch_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let mut args = tiny(&out);
+    args[6] = "1".into(); // --seeds
+    let nan = |args: &[String]| {
+        Command::new(env!("CARGO_BIN_EXE_gan"))
+            .args(args)
+            .env("GAN_FAULT_NAN_AT_STEP", "3")
+            .output()
+            .unwrap()
+    };
+    let o = nan(&args);
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err.matches("diverged (a NaN or infinite loss)").count(),
+        2,
+        "{err}"
+    );
+    let report = json(&out.join("report.json"));
+    for g in report["groups"].as_array().unwrap() {
+        assert_eq!(g["diverged"], 1, "{g}");
+    }
+    let conclusion = report["verdicts"][0]["conclusion"].as_str().unwrap();
+    assert!(conclusion.contains("diverged in every run"), "{conclusion}");
+    // Diverged runs are reused, not retrained.
+    let err = String::from_utf8_lossy(&nan(&args).stderr).into_owned();
+    assert_eq!(err.matches("reusing the finished run").count(), 2, "{err}");
+
+    // A run named twice is one run.
+    let relu = out.join("runs/relu-s42");
+    let o = gan(&[
+        "report",
+        relu.to_str().unwrap(),
+        &format!("{}/../relu-s42", relu.display()),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    assert_eq!(
+        json(&tmp.path().join("r/report.json"))["groups"][0]["runs"],
+        1
+    );
+
+    // Flags that cannot train are refused before the comparison folder exists.
+    let fresh = tmp.path().join("fresh");
+    let mut bad = tiny(&fresh);
+    bad.extend(["--eval-every", "3"].map(String::from));
+    let e = assert_clean_error(&run(&bad), "eval-every off the log schedule");
+    assert!(e.contains("multiple of --log-every"), "{e}");
+    assert!(!fresh.exists());
+    // And a folder that is not a report is not written into.
+    let e = assert_clean_error(
+        &gan(&[
+            "report",
+            relu.to_str().unwrap(),
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ]),
+        "report into a non-report folder",
+    );
+    assert!(e.contains("other than a gan report"), "{e}");
 }

@@ -73,7 +73,11 @@ pub fn plan(args: &CompareArgs) -> Result<(PathBuf, Vec<Planned>)> {
     }
     let mut runs = Vec::new();
     for k in 0..args.seeds as u64 {
-        let seed = args.train.seed + k;
+        let seed = args
+            .train
+            .seed
+            .checked_add(k)
+            .context("--seed + --seeds overflows")?;
         for &(act, alpha) in &configs {
             let label = match act {
                 Act::Relu => "relu".to_string(),
@@ -117,16 +121,19 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let saved: Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-        if &saved != identity {
+        // Until a run has started, the folder holds nothing to protect: a corrected command
+        // may take it over.
+        if &saved != identity && started_any(dir) {
             let what = differing(&saved, identity);
             bail!(
                 "{} holds a comparison with other settings ({what}); give another --out to start a new one",
                 dir.display()
             );
         }
-        return Ok(());
-    }
-    if dir.exists()
+        if &saved == identity {
+            return Ok(());
+        }
+    } else if dir.exists()
         && fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
@@ -139,6 +146,17 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     fs::write(&path, serde_json::to_string_pretty(identity)? + "\n")
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Whether any run of the comparison in `dir` has written a summary or checkpoint.
+fn started_any(dir: &Path) -> bool {
+    fs::read_dir(dir.join("runs"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| found(&e.path()) != Found::Nothing && found(&e.path()) != Found::Unusable)
+        })
+        .unwrap_or(false)
 }
 
 /// Names of the top-level or settings keys whose values differ, for the error message.
@@ -194,6 +212,9 @@ fn found(dir: &Path) -> Found {
 /// `gan compare`: trains what is missing, then writes the report; returns the exit status.
 pub fn run(args: &CompareArgs) -> Result<u8> {
     let (dir, runs) = plan(args)?;
+    for r in &runs {
+        train::validate(&r.args)?;
+    }
     claim(&dir, &identity(args, &runs))?;
     eprintln!(
         "comparison {} ({}): {} runs of {} steps; {}",
@@ -256,8 +277,10 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
                 return Ok(crate::train::interrupt::EXIT_CODE);
             }
             // A diverged run is a result (the report counts it); other errors stop the plan.
-            Err(e) if found(&run_dir) == Found::Done => {
-                plan_bar.println(&format!("{tag}: {e:#}"));
+            Err(_) if found(&run_dir) == Found::Done => {
+                plan_bar.println(&format!(
+                    "{tag}: diverged (a NaN or infinite loss); the report counts it"
+                ));
             }
             Err(e) => {
                 bar.finish_and_clear();

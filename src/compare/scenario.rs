@@ -56,7 +56,7 @@ pub fn apply(s: Scenario, t: &mut TrainArgs) {
     match s {
         Scenario::Baseline => {}
         Scenario::NoBatchNorm => {
-            if !bn {
+            if !bn && t.arch == Arch::Dcgan {
                 t.no_disc_batch_norm = true;
             }
         }
@@ -69,7 +69,7 @@ pub fn apply(s: Scenario, t: &mut TrainArgs) {
             if !arch {
                 t.arch = Arch::Mlp;
             }
-            if !depth {
+            if !depth && t.arch == Arch::Mlp {
                 t.disc_depth = 6;
             }
         }

@@ -82,6 +82,10 @@ fn knn_radii(x: &Features, k: usize) -> Vec<f32> {
                 .filter(|&j| j != i)
                 .map(|j| dist2(x.row(i), x.row(j)))
                 .collect();
+            if d.is_empty() {
+                // A single vector: no neighbours, a ball of radius 0.
+                return 0.0;
+            }
             let k = k.min(d.len()).max(1) - 1;
             *d.select_nth_unstable_by(k, f32::total_cmp).1
         })

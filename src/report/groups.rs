@@ -31,7 +31,7 @@ pub enum Better {
 /// A number in the report's table: which column, how it is reduced, how it is shown.
 #[derive(Debug, Clone, Copy)]
 pub struct Metric {
-    /// metrics.csv column (or `ms_per_step`, from summary.json).
+    /// metrics.csv column.
     pub column: &'static str,
     /// Mean over the run or final value.
     pub take: Take,
@@ -130,7 +130,7 @@ pub const METRICS: &[Metric] = &[
         better: Better::Lower,
     },
     Metric {
-        column: "ms_per_step",
+        column: "step_ms",
         take: Take::Mean,
         heading: "ms/step",
         digits: 0,
@@ -149,9 +149,6 @@ impl Metric {
 
     /// This metric's value for `run`, from its summary.json.
     pub fn of(&self, run: &Run) -> Option<f64> {
-        if self.column == "ms_per_step" {
-            return Some(run.summary.ms_per_step);
-        }
         let stat = run.summary.metrics.get(self.column)?;
         Some(match self.take {
             Take::Mean => stat.mean,
@@ -204,7 +201,7 @@ const NOT_CONFIGURATION: &[&str] = &[
     "sample_every",
     "checkpoint_every",
     "eval_every",
-    "eval_samples",
+    "sample_count",
     "disc_act",
     "alpha",
 ];
@@ -212,7 +209,8 @@ const NOT_CONFIGURATION: &[&str] = &[
 /// Groups `runs` by their settings apart from the seed (and bookkeeping), in first-seen order.
 pub fn group(runs: Vec<Run>) -> Vec<Group> {
     let settings = |r: &Run| -> BTreeMap<String, serde_json::Value> {
-        let v = serde_json::to_value(&r.args).expect("settings serialise");
+        // Settings that cannot be serialised (a non-UTF-8 path) compare as absent.
+        let v = serde_json::to_value(&r.args).unwrap_or_default();
         v.as_object()
             .map(|o| {
                 o.iter()

@@ -69,6 +69,17 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     if dirs.is_empty() {
         bail!("no run directories to report on");
     }
+    // The same run named twice (or by two paths) would count as two seeds.
+    let mut seen = Vec::new();
+    let mut unique = Vec::new();
+    for d in dirs {
+        let key = fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+            unique.push(d.clone());
+        }
+    }
+    let dirs = &unique;
     let runs = dirs
         .iter()
         .map(|d| Run::load(d))
@@ -77,10 +88,7 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     let stats: Vec<_> = groups.iter().map(Group::stats).collect();
     let verdicts = verdict::verdicts(&stats);
 
-    for sub in ["plots", "media"] {
-        fs::create_dir_all(out.join(sub))
-            .with_context(|| format!("creating {}", out.join(sub).display()))?;
-    }
+    prepare_out(out)?;
     let mut blocks = vec![
         Block::Heading(1, "ReLU vs LeakyReLU in the discriminator".into()),
         Block::Para(
@@ -137,12 +145,14 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     ));
     blocks.push(Block::Table(header, rows));
 
-    // Cost.
-    let cost = |s: &groups::GroupStats| s.metrics.get("ms_per_step:mean").copied();
-    let base = stats
-        .iter()
-        .find(|s| s.act == crate::cli::Act::Relu)
-        .and_then(cost);
+    // Cost: step_ms leaves out sampling, checkpoints and quality measurement.
+    let cost = |s: &groups::GroupStats| s.metrics.get("step_ms:mean").copied();
+    let base = |setting: &str| {
+        stats
+            .iter()
+            .find(|s| s.act == crate::cli::Act::Relu && s.setting == setting)
+            .and_then(cost)
+    };
     blocks.push(Block::Heading(2, "Cost per training step".into()));
     blocks.push(Block::Table(
         vec![
@@ -156,14 +166,28 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
             .zip(&groups)
             .map(|(s, g)| {
                 let c = cost(s);
+                let mut backends: Vec<String> = g
+                    .runs
+                    .iter()
+                    .map(|r| {
+                        let threads = r
+                            .args
+                            .threads
+                            .map(|t| format!(", {t} threads"))
+                            .unwrap_or_default();
+                        format!("{:?}{threads}", r.args.backend).to_lowercase()
+                    })
+                    .collect();
+                backends.sort();
+                backends.dedup();
                 vec![
                     s.label.clone(),
                     c.map(|c| c.show(0)).unwrap_or("–".into()),
-                    match (c, base) {
+                    match (c, base(&s.setting)) {
                         (Some(c), Some(b)) => format!("{:+.1}%", 100.0 * (c.mean / b.mean - 1.0)),
                         _ => "–".into(),
                     },
-                    format!("{:?}", g.runs[0].args.backend).to_lowercase(),
+                    backends.join(" + "),
                 ]
             })
             .collect(),
@@ -178,20 +202,30 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
         .iter()
         .map(|(c, t, y)| (c.to_string(), t.to_string(), y.to_string()))
         .collect();
-    // Per-layer sparsity and dead units, after the totals.
-    let layer_columns: Vec<String> = groups[0].runs[0]
-        .columns
-        .iter()
-        .filter(|c| c.starts_with("d_grad_zero_") || c.starts_with("d_dead_units_persistent_"))
-        .cloned()
-        .collect();
-    for c in layer_columns {
-        let (what, layer) = c.rsplit_once('_').unwrap_or((&c, ""));
+    // Per-layer sparsity and dead units (every layer any run has), after the totals.
+    let mut layer_columns: Vec<String> = Vec::new();
+    for r in groups.iter().flat_map(|g| &g.runs) {
+        for c in &r.columns {
+            let per_layer =
+                c.starts_with("d_grad_zero_") || c.starts_with("d_dead_units_persistent_");
+            if per_layer && !layer_columns.contains(c) {
+                layer_columns.push(c.clone());
+            }
+        }
+    }
+    // Grouped by metric, layers in order (h1, h2, ..., h10).
+    layer_columns.sort_by_key(|c| {
+        let (what, layer) = c.rsplit_once('_').unwrap_or((c, ""));
+        let n: usize = layer.trim_start_matches('h').parse().unwrap_or(0);
+        (what != "d_grad_zero", n)
+    });
+    for (i, c) in layer_columns.iter().enumerate() {
+        let (what, layer) = c.rsplit_once('_').unwrap_or((c, ""));
         let title = match what {
             "d_grad_zero" => format!("Gradient zeros, layer {layer}"),
             _ => format!("Persistently dead units, layer {layer}"),
         };
-        curves.insert(2, (c.clone(), title, "fraction".into()));
+        curves.insert(2 + i, (c.clone(), title, "fraction".into()));
     }
     let mut plots = Vec::new();
     for (column, title, y) in &curves {
@@ -211,7 +245,7 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     // Samples and animations, copied beside the report so the folder stands alone.
     blocks.push(Block::Heading(
         2,
-        "Final samples (same noise in every run)".into(),
+        "Final samples (runs of the same seed share their sample noise)".into(),
     ));
     let mut gifs = Vec::new();
     let mut index = 0;
@@ -308,10 +342,43 @@ fn copy_media(
     if !src.is_file() {
         return Ok(None);
     }
+    // Safe in a URL and a Markdown link whatever the run folder is called.
+    let run: String = run
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() || "._-".contains(c) {
+            true => c,
+            false => '_',
+        })
+        .collect();
     let rel = format!("media/{index:02}-{run}-{what}");
     fs::copy(src, out.join(&rel))
         .with_context(|| format!("copying {} into the report", src.display()))?;
     Ok(Some(rel))
+}
+
+/// Makes `out` ready for a report: a new or empty folder, or an earlier report's (whose plots
+/// and media are cleared so none are left stale); anything else is refused.
+fn prepare_out(out: &Path) -> Result<()> {
+    let earlier = out.join("report.json").is_file();
+    let empty = fs::read_dir(out)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true);
+    // A compare folder holds its runs and compare.json beside the report.
+    let compare = out.join("compare.json").is_file();
+    if out.exists() && !empty && !earlier && !compare {
+        bail!(
+            "{} exists and holds something other than a gan report; give another --out",
+            out.display()
+        );
+    }
+    for sub in ["plots", "media"] {
+        let dir = out.join(sub);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -45,6 +45,15 @@ impl Run {
             })?;
         let summary: Summary = serde_json::from_value(read("summary.json")?)
             .with_context(|| format!("{}: unreadable", dir.join("summary.json").display()))?;
+        if summary.status == crate::train::summary::Status::Interrupted {
+            bail!(
+                "{} was interrupted after {} of {} steps; finish it (gan --resume {}) or leave it out",
+                dir.display(),
+                summary.steps,
+                summary.planned_steps,
+                dir.display()
+            );
+        }
         let (columns, rows) = read_metrics(&dir.join("metrics.csv"))?;
         let name = dir
             .file_name()

@@ -46,18 +46,27 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }
 
-fn judged(d: Difference, n: usize) -> String {
-    match d {
-        Difference::Clear => format!("a clear difference over {n} seeds"),
-        Difference::NotClear => format!("no clear difference over {n} seeds"),
-        Difference::TooFewSeeds => "one seed: no spread to judge it against".into(),
+/// The judgement of `r` vs `l`, naming the seeds each side had.
+fn judged(r: &MeanStd, l: &MeanStd) -> String {
+    let seeds = match r.n == l.n {
+        true => format!("{} seeds", r.n),
+        false => format!("{} and {} seeds", r.n, l.n),
+    };
+    match difference(r, l) {
+        Difference::Clear => format!("a clear difference over {seeds}"),
+        Difference::NotClear => format!("no clear difference over {seeds}"),
+        Difference::TooFewSeeds => {
+            format!("{seeds}: too few to judge against seed-to-seed noise")
+        }
     }
 }
+
+/// The quality comparison: how it came out, which side is better, the metric, both values.
+type QualityOutcome = (Difference, Option<Act>, &'static str, MeanStd, MeanStd);
 
 /// The comparison of one relu group with one leaky group.
 pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
     let get = |g: &GroupStats, key: &str| g.metrics.get(key).copied();
-    let n = relu.runs.min(leaky.runs);
     let name = &leaky.label;
     let mut findings = Vec::new();
 
@@ -69,9 +78,12 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
              exactly zero (mean over training), against {} with {name}: {}.",
             pct(r.mean),
             pct(l.mean),
-            judged(difference(&r, &l), n)
+            judged(&r, &l)
         ));
     }
+    // "Sparser" is said only where the numbers show it.
+    let relu_sparser =
+        sparsity.is_some_and(|(r, l)| r.mean > l.mean && difference(&r, &l) == Difference::Clear);
     if let Some((r, l)) =
         get(relu, "d_dead_units_persistent:last").zip(get(leaky, "d_dead_units_persistent:last"))
     {
@@ -79,19 +91,19 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
             "Persistently dead units at the end: {} (relu) vs {} ({name}): {}.",
             pct(r.mean),
             pct(l.mean),
-            judged(difference(&r, &l), n)
+            judged(&r, &l)
         ));
     }
 
     // Quality: the folklore's conclusion.
     let quality = [
-        ("eval_fd:last", "FD", true),
-        ("eval_mmd_pixel:last", "pixel MMD²", true),
+        ("eval_fd:last", "FD"),
+        ("eval_mmd_pixel:last", "pixel MMD²"),
     ]
     .into_iter()
-    .find_map(|(key, what, lower)| Some((what, lower, get(relu, key)?, get(leaky, key)?)));
-    let mut quality_outcome = None;
-    if let Some((what, _, r, l)) = quality {
+    .find_map(|(key, what)| Some((what, get(relu, key)?, get(leaky, key)?)));
+    let mut quality_outcome: Option<QualityOutcome> = None;
+    if let Some((what, r, l)) = quality {
         let d = difference(&r, &l);
         let better = match (d, l.mean < r.mean) {
             (Difference::Clear, true) => Some(Act::Leaky),
@@ -103,7 +115,7 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
             "Sample quality (final {what}, lower is better): {} (relu) vs {} ({name}): {}.",
             r.show(3),
             l.show(3),
-            judged(d, n)
+            judged(&r, &l)
         ));
         for (key, what) in [
             ("eval_precision:last", "precision"),
@@ -115,7 +127,7 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
                     "Final {what}: {} (relu) vs {} ({name}): {}.",
                     r.show(3),
                     l.show(3),
-                    judged(difference(&r, &l), n)
+                    judged(&r, &l)
                 ));
             }
         }
@@ -130,19 +142,19 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
         ));
     }
 
-    // Cost.
-    let cost = get(relu, "ms_per_step:mean").zip(get(leaky, "ms_per_step:mean"));
+    // Cost: the mean of step_ms, which leaves out sampling, checkpoints and quality measurement.
+    let cost = get(relu, "step_ms:mean").zip(get(leaky, "step_ms:mean"));
     if let Some((r, l)) = cost {
         findings.push(format!(
             "Cost: {:.0} ms/step (relu) vs {:.0} ms/step ({name}), {:+.1}%: {}.",
             r.mean,
             l.mean,
             100.0 * (l.mean / r.mean - 1.0),
-            judged(difference(&r, &l), n)
+            judged(&r, &l)
         ));
     }
 
-    let conclusion = conclude(relu, leaky, quality_outcome, cost, n);
+    let conclusion = conclude(relu, leaky, quality_outcome, cost, relu_sparser);
     let title = match leaky.setting.is_empty() {
         true => format!("relu vs {}", leaky.label),
         false => format!(
@@ -158,19 +170,17 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
     }
 }
 
-type QualityOutcome = (Difference, Option<Act>, &'static str, MeanStd, MeanStd);
-
 fn conclude(
     relu: &GroupStats,
     leaky: &GroupStats,
     quality: Option<QualityOutcome>,
     cost: Option<(MeanStd, MeanStd)>,
-    n: usize,
+    relu_sparser: bool,
 ) -> String {
     let name = &leaky.label;
-    let all_but = |g: &GroupStats| g.diverged == g.runs;
+    let all_diverged = |g: &GroupStats| g.diverged == g.runs;
     // A configuration that always diverges loses, whatever else.
-    match (all_but(relu), all_but(leaky)) {
+    match (all_diverged(relu), all_diverged(leaky)) {
         (true, false) => {
             return format!("Prefer {name} here: every relu run diverged and {name} trained.");
         }
@@ -182,45 +192,76 @@ fn conclude(
         }
         _ => {}
     }
+    // Some runs diverged: said beside whatever the rest shows.
+    let partial = match relu.diverged + leaky.diverged {
+        0 => String::new(),
+        _ => format!(
+            " Note: {} of {} relu and {} of {} {name} runs diverged and are not in the averages.",
+            relu.diverged, relu.runs, leaky.diverged, leaky.runs
+        ),
+    };
     let Some((d, better, what, r, l)) = quality else {
         return "No quality metric in these runs (train with --eval-every), so only the gradient \
                 statistics can be compared: they show what each activation does to the gradients, \
                 not which trains the better generator."
-            .into();
+            .to_string()
+            + &partial;
     };
-    match (d, better) {
+    let seeds = match r.n == l.n {
+        true => format!("{} seeds", r.n),
+        false => format!("{} and {} seeds", r.n, l.n),
+    };
+    let verdict = match (d, better) {
         (Difference::TooFewSeeds, _) => format!(
-            "With one seed per configuration the quality difference ({what} {:.3} vs {:.3}) cannot \
-             be told apart from seed-to-seed noise; rerun with --seeds 3 or more before preferring either.",
+            "With fewer than two seeds on a side the quality difference ({what} {:.3} vs {:.3}) \
+             cannot be told apart from seed-to-seed noise; rerun with --seeds 3 or more before \
+             preferring either.",
             r.mean, l.mean
         ),
         (Difference::Clear, Some(Act::Leaky)) => format!(
-            "Prefer {name} in this setting: its samples are measurably better ({what} {:.3} vs {:.3} \
-             over {n} seeds).",
+            "Prefer {name} in this setting: its samples are measurably better ({what} {:.3} vs \
+             {:.3} over {seeds}).",
             l.mean, r.mean
         ),
         (Difference::Clear, _) => format!(
             "Prefer relu in this setting: its samples are measurably better ({what} {:.3} vs {:.3} \
-             over {n} seeds), despite its sparser gradients.",
-            r.mean, l.mean
+             over {seeds}){}.",
+            r.mean,
+            l.mean,
+            match relu_sparser {
+                true => ", despite its sparser gradients",
+                false => "",
+            }
         ),
         (Difference::NotClear, _) => {
             let mut s = format!(
-                "No clear quality difference in this setting: relu's sparser gradients did not \
-                 measurably change sample quality over {n} seeds, so either activation is fine here"
+                "No clear quality difference in this setting ({what} {:.3} relu vs {:.3} {name} \
+                 over {seeds}; this does not show they are equal){}",
+                r.mean,
+                l.mean,
+                match relu_sparser {
+                    true => {
+                        ": relu's sparser gradients did not measurably hurt sample quality here"
+                    }
+                    false => "",
+                }
             );
             if let Some((rc, lc)) = cost
                 && difference(&rc, &lc) == Difference::Clear
             {
-                let (cheap, ratio) = match rc.mean <= lc.mean {
-                    true => ("relu", lc.mean / rc.mean - 1.0),
-                    false => (name.as_str(), rc.mean / lc.mean - 1.0),
+                let (cheap, dear, ratio) = match rc.mean <= lc.mean {
+                    true => ("relu", name.as_str(), lc.mean / rc.mean - 1.0),
+                    false => (name.as_str(), "relu", rc.mean / lc.mean - 1.0),
                 };
-                s += &format!("; {cheap} is {:.0}% cheaper per step", 100.0 * ratio);
+                s += &format!(
+                    "; {dear} costs {:.0}% more per step than {cheap}",
+                    100.0 * ratio
+                );
             }
             s + "."
         }
-    }
+    };
+    verdict + &partial
 }
 
 #[cfg(test)]
@@ -273,12 +314,31 @@ mod tests {
             "{}",
             v.conclusion
         );
-        // Swapped numbers: relu wins.
+        // Swapped numbers: relu wins, "despite" its (clearly) sparser gradients.
         let v = compare(
-            &group(Act::Relu, 0, &[("eval_fd:last", &[20.0, 21.0, 19.5])]),
-            &group(Act::Leaky, 0, &[("eval_fd:last", &[30.0, 32.0, 31.0])]),
+            &group(
+                Act::Relu,
+                0,
+                &[
+                    ("d_grad_zero:mean", &[0.50, 0.52, 0.51]),
+                    ("eval_fd:last", &[20.0, 21.0, 19.5]),
+                ],
+            ),
+            &group(
+                Act::Leaky,
+                0,
+                &[
+                    ("d_grad_zero:mean", &[0.0, 0.0, 0.0]),
+                    ("eval_fd:last", &[30.0, 32.0, 31.0]),
+                ],
+            ),
         );
         assert!(v.conclusion.starts_with("Prefer relu"), "{}", v.conclusion);
+        assert!(
+            v.conclusion.contains("despite its sparser"),
+            "{}",
+            v.conclusion
+        );
     }
 
     #[test]
@@ -289,7 +349,7 @@ mod tests {
             &[
                 ("d_grad_zero:mean", &[0.50, 0.52, 0.51]),
                 ("eval_fd:last", &[25.0, 31.0, 28.0]),
-                ("ms_per_step:mean", &[100.0, 101.0, 99.0]),
+                ("step_ms:mean", &[100.0, 101.0, 99.0]),
             ],
         );
         let leaky = group(
@@ -298,7 +358,7 @@ mod tests {
             &[
                 ("d_grad_zero:mean", &[0.0, 0.0, 0.0]),
                 ("eval_fd:last", &[27.0, 30.0, 26.0]),
-                ("ms_per_step:mean", &[120.0, 121.0, 119.0]),
+                ("step_ms:mean", &[120.0, 121.0, 119.0]),
             ],
         );
         let v = compare(&relu, &leaky);
@@ -307,11 +367,14 @@ mod tests {
             "{}",
             v.conclusion
         );
+        assert!(v.conclusion.contains("does not show they are equal"));
         assert!(
-            v.conclusion.contains("relu is 20% cheaper"),
+            v.conclusion
+                .contains("leaky α=0.2 costs 20% more per step than relu"),
             "{}",
             v.conclusion
         );
+        assert!(v.conclusion.contains("relu's sparser gradients did not"));
         // The sparsity difference is still reported as clear.
         assert!(
             v.findings[0].contains("a clear difference"),
@@ -321,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn one_seed_or_no_quality_or_divergence_limit_the_claim() {
+    fn one_seed_no_quality_or_divergence_limit_the_claim() {
         let one = |act, fd: f64| GroupStats {
             runs: 1,
             ..group(act, 0, &[("eval_fd:last", &[fd])])
@@ -355,6 +418,13 @@ mod tests {
             "{:?}",
             v.findings
         );
+        // Partial divergence is named in the conclusion; seeds are counted per side.
+        let v = compare(
+            &group(Act::Relu, 1, &[("eval_fd:last", &[9.0, 9.4])]),
+            &group(Act::Leaky, 0, &[("eval_fd:last", &[9.1, 9.3, 9.2])]),
+        );
+        assert!(v.conclusion.contains("1 of 3 relu"), "{}", v.conclusion);
+        assert!(v.findings[0].contains("2 and 3 seeds"), "{:?}", v.findings);
         // Nothing to pair.
         let v = verdicts(&[group(Act::Relu, 0, &[])]);
         assert!(v[0].conclusion.contains("nothing to compare"));

@@ -112,22 +112,7 @@ pub fn run_in_plan(args: &TrainArgs, plan: Option<PlanBar>) -> Result<Outcome> {
 /// The training proper, fresh or resumed.
 fn train(args: &TrainArgs, resume: Option<Resume>, plan: Option<PlanBar>) -> Result<Outcome> {
     let chatty = plan.is_none();
-    if args.arch == Arch::Dcgan {
-        dcgan::stages(args.image_size as usize)?;
-    }
-    if args.arch == Arch::Dcgan && args.disc_depth != 2 {
-        bail!("--disc-depth applies to --arch mlp (the DCGAN's depth follows --image-size)");
-    }
-    if args.arch == Arch::Mlp && args.no_disc_batch_norm {
-        bail!("--no-disc-batch-norm applies to --arch dcgan (the MLP discriminator has none)");
-    }
-    if !args.eval_every.is_multiple_of(args.log_every) {
-        bail!(
-            "--eval-every {} must be a multiple of --log-every {} (quality values go into metrics.csv rows)",
-            args.eval_every,
-            args.log_every
-        );
-    }
+    validate(args)?;
     let (data, skipped) = data::load(&data::Spec::of(args))?;
     if skipped > 0 {
         eprintln!(
@@ -304,7 +289,8 @@ fn train(args: &TrainArgs, resume: Option<Resume>, plan: Option<PlanBar>) -> Res
         let checkpoint_now = args.checkpoint_every > 0 && done % args.checkpoint_every == 0;
         let out = gan.step(real, z_d, z_g, logged && probes);
         // A signal during the step lets it finish; the checkpoint then covers it.
-        let stopping = stop.requested();
+        // A stop on the last step is just the end of the run.
+        let stopping = stop.requested() && done < args.steps;
 
         if logged || checkpoint_now || stopping {
             let s = out.read()?;
@@ -385,6 +371,28 @@ fn train(args: &TrainArgs, resume: Option<Resume>, plan: Option<PlanBar>) -> Res
         print_summary(&summary, layers, &samples.join("final.png"));
     }
     Ok(Outcome::Finished(dir))
+}
+
+/// Checks the flags that can be judged without the data (gan compare runs this on every planned
+/// run before creating anything).
+pub fn validate(args: &TrainArgs) -> Result<()> {
+    if args.arch == Arch::Dcgan {
+        dcgan::stages(args.image_size as usize)?;
+    }
+    if args.arch == Arch::Dcgan && args.disc_depth != 2 {
+        bail!("--disc-depth applies to --arch mlp (the DCGAN's depth follows --image-size)");
+    }
+    if args.arch == Arch::Mlp && args.no_disc_batch_norm {
+        bail!("--no-disc-batch-norm applies to --arch dcgan (the MLP discriminator has none)");
+    }
+    if !args.eval_every.is_multiple_of(args.log_every) {
+        bail!(
+            "--eval-every {} must be a multiple of --log-every {} (quality values go into metrics.csv rows)",
+            args.eval_every,
+            args.log_every
+        );
+    }
+    Ok(())
 }
 
 /// What the loop's helpers need to know about the run.
