@@ -95,7 +95,11 @@ impl Gan {
             }
             false => (fake, None),
         };
-        let loss_g = bce_real(self.d.forward(fake, &mut NoTap));
+        // D's parameters need no gradients here (only G is stepped): a copy that does not
+        // track them skips D's weight-gradient convolutions. Batch-norm statistics are shared
+        // with the original, so they update exactly as before.
+        let d = self.d.clone().no_grad();
+        let loss_g = bce_real(d.forward(fake, &mut NoTap));
         let grads = loss_g.backward();
         let g_probe = image_probe.map(|p| p.finish(&grads));
         let grads = GradientsParams::from_grads(grads, &self.g);
