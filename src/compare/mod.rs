@@ -224,6 +224,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         runs[0].args.steps,
         scenario::purpose(args.scenario)
     );
+    let stop = crate::train::interrupt::StopFlag::install()?;
     let started = Instant::now();
     let total: u64 = runs.iter().map(|r| r.args.steps).sum();
     let bar = PlanBar::bar(total);
@@ -238,6 +239,15 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         };
         offset += r.args.steps;
         let tag = format!("[{}/{}] {}", i + 1, runs.len(), r.name);
+        // A Ctrl-C between runs (or during the last one's ending) stops before the next.
+        if stop.requested() {
+            bar.finish_and_clear();
+            eprintln!(
+                "comparison interrupted before {}; rerun the same command to continue (finished runs are reused)",
+                r.name
+            );
+            return Ok(crate::train::interrupt::EXIT_CODE);
+        }
         let mut a = r.args.clone();
         match found(&run_dir) {
             Found::Done => {

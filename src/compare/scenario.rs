@@ -7,7 +7,7 @@ use crate::cli::{Arch, Scenario, TrainArgs};
 pub fn default_steps(s: Scenario) -> u64 {
     match s {
         Scenario::DeepMlp => 1500,
-        _ => 150,
+        _ => 200,
     }
 }
 
@@ -96,7 +96,7 @@ mod tests {
     fn presets_fill_in_only_what_was_not_given() {
         let mut t = TrainArgs::default();
         apply(Scenario::HighLr, &mut t);
-        assert_eq!((t.lr, t.steps, t.batch_size), (1e-3, 150, 32));
+        assert_eq!((t.lr, t.steps, t.batch_size), (1e-3, 200, 32));
         assert_eq!(t.eval_every % t.log_every, 0);
         assert!(t.eval_every >= t.steps / 4);
         let mut t = TrainArgs {
