@@ -266,6 +266,11 @@ fn report_merges_runs_made_by_hand_and_refuses_unfinished_ones() {
     assert!(e.contains("not a finished run"), "{e}");
     let e = assert_clean_error(&gan(&["compare", "--disc-act", "relu"]), "--disc-act");
     assert!(e.contains("--acts"), "{e}");
+    let e = assert_clean_error(
+        &gan(&["compare", "--gen-act", "leaky", "--alphas", "0.1,0.2"]),
+        "--gen-act leaky with several slopes",
+    );
+    assert!(e.contains("--gen-act relu"), "{e}");
 }
 
 #[test]
@@ -351,6 +356,8 @@ fn diverged_runs_are_results_and_bad_flags_touch_nothing() {
     }
     let conclusion = report["verdicts"][0]["conclusion"].as_str().unwrap();
     assert!(conclusion.contains("diverged in every run"), "{conclusion}");
+    // Diverged runs still animate the grids they made.
+    assert!(out.join("runs/relu-s42/progress.gif").is_file());
     // Diverged runs are reused, not retrained.
     let err = String::from_utf8_lossy(&nan(&args).stderr).into_owned();
     assert_eq!(err.matches("reusing the finished run").count(), 2, "{err}");

@@ -59,6 +59,14 @@ pub fn plan(args: &CompareArgs) -> Result<(PathBuf, Vec<Planned>)> {
         true => vec![args.train.alpha],
         false => args.alphas.clone(),
     };
+    // --alpha is also the generator's slope under --gen-act leaky: several slopes would change
+    // the generators too, and then the activation would not be the only difference.
+    if base.gen_act == Act::Leaky && alphas.iter().any(|&a| a != base.alpha) {
+        bail!(
+            "--gen-act leaky uses --alpha for the generator too; compare --alphas other than \
+             --alpha only with --gen-act relu"
+        );
+    }
     let mut configs: Vec<(Act, f64)> = Vec::new();
     for &act in &args.acts {
         let slopes = match act {

@@ -462,6 +462,9 @@ impl LoopContext<'_> {
         started: Instant,
     ) -> anyhow::Error {
         let summary = self.summary(step, rows, started, Status::Diverged, Some(step));
+        // The grids so far, animated like every run's; best effort, the divergence is the news.
+        let samples = self.dir.join("samples");
+        let _ = write_progress_gif(&samples, &self.dir.join("progress.gif"));
         if let Err(e) = write_json(&self.dir.join("summary.json"), &summary) {
             return e.context(format!("training diverged at step {step} ({why})"));
         }
