@@ -50,8 +50,8 @@ fn main() -> Result<()> {
     device::set_threads(args.threads);
     println!("threads: {}", rayon::current_num_threads());
     println!(
-        "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9} {:>9} {:>9}",
-        "arch", "act", "backend", "batch", "probes", "median", "min", "max"
+        "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9} {:>9} {:>9} {:>9}",
+        "arch", "act", "backend", "batch", "probes", "median", "min", "max", "peak MiB"
     );
     for &backend in &args.backends {
         let opened = device::open(backend, args.device)?;
@@ -60,10 +60,15 @@ fn main() -> Result<()> {
         for &arch in &args.arch {
             for &batch in &args.batches {
                 for &act in &args.acts {
+                    reset_peak_memory();
                     let [off, on] = time_pair(&dev, arch, act, batch, args.warmup, args.steps)?;
+                    // Both trainings live at once, so this is the peak of the pair.
+                    let peak = peak_memory_mib()
+                        .map(|m| format!("{m:.0}"))
+                        .unwrap_or_else(|| "?".into());
                     for (probe, t) in [("off", off), ("on", on)] {
                         println!(
-                            "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9.1} {:>9.1} {:>9.1}",
+                            "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9.1} {:>9.1} {:>9.1} {:>9}",
                             format!("{arch:?}").to_lowercase(),
                             act.name(),
                             format!("{backend:?}").to_lowercase(),
@@ -71,7 +76,8 @@ fn main() -> Result<()> {
                             probe,
                             t.0,
                             t.1,
-                            t.2
+                            t.2,
+                            peak
                         );
                     }
                     println!(
@@ -83,6 +89,20 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Resets the process's peak resident memory (Linux: writing 5 to /proc/self/clear_refs).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset, in MiB (Linux `VmHWM`); host memory
+/// only, so a GPU backend's device memory is not in it.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// (median, min, max) ms per step without and with probes. The two trainings alternate step
