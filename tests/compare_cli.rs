@@ -6,7 +6,6 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{assert_clean_error, assert_ok, gan};
 
@@ -286,25 +285,9 @@ fn an_interrupted_comparison_continues_where_it_stopped() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    loop {
-        let rows = fs::read_to_string(second.join("metrics.csv"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if rows > 3 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(300),
-            "second run never started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    // Training under way (a few metrics rows), then Ctrl-C.
+    common::wait_for_lines(&second.join("metrics.csv"), 3);
+    common::interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");

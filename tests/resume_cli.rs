@@ -5,7 +5,6 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use common::{assert_clean_error, assert_ok, gan, grid_pixels, metrics};
@@ -201,25 +200,9 @@ fn sigint_finishes_the_step_checkpoints_and_exits_130() {
         .spawn()
         .unwrap();
     // Wait until training is under way (a few metrics rows).
-    let t0 = Instant::now();
-    loop {
-        let rows = fs::read_to_string(run.join("metrics.csv"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if rows > 3 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "training never started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    // Training under way (a few metrics rows), then Ctrl-C.
+    common::wait_for_lines(&run.join("metrics.csv"), 3);
+    common::interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");

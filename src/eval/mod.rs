@@ -211,6 +211,11 @@ impl TrainingEval {
         self.reference.evaluator_accuracy()
     }
 
+    /// The number of metrics (columns) a measurement gives.
+    pub fn width(&self) -> usize {
+        self.reference.metric_names().len()
+    }
+
     /// The metrics of generator `g` (batch norm in inference mode), in `columns` order.
     pub fn measure(&self, g: &Generator, net: &NetConfig, device: &Device) -> Result<Vec<f64>> {
         let fake = crate::sample::generate(g, net, self.samples, DEFAULT_SEED, device)?;

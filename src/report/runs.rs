@@ -105,31 +105,10 @@ type Row = (u64, Vec<f64>);
 
 /// metrics.csv: column names (without `step`) and rows (empty cells read as NaN).
 fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Row>)> {
-    let ctx = || format!("reading {}", path.display());
-    let mut reader = csv::Reader::from_path(path).with_context(ctx)?;
-    let header: Vec<String> = reader
-        .headers()
-        .with_context(ctx)?
-        .iter()
-        .map(String::from)
+    let (header, rows) = crate::train::metrics::read(path)?;
+    let rows = rows
+        .into_iter()
+        .map(|r| (r[0] as u64, r[1..].to_vec()))
         .collect();
-    if header.first().map(String::as_str) != Some("step") {
-        bail!("{}: not a gan metrics file", path.display());
-    }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.with_context(ctx)?;
-        let values: Vec<f64> = record
-            .iter()
-            .map(|v| match v.is_empty() {
-                true => Ok(f64::NAN),
-                false => v.parse::<f64>(),
-            })
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{}: a row is not numeric", path.display()))?;
-        if values.len() == header.len() {
-            rows.push((values[0] as u64, values[1..].to_vec()));
-        }
-    }
     Ok((header[1..].to_vec(), rows))
 }

@@ -31,40 +31,14 @@ impl MetricsLog {
         columns: &[String],
         keep: impl Fn(u64) -> bool,
     ) -> Result<(Self, Vec<Vec<f64>>)> {
-        let ctx = || format!("reading {}", path.display());
-        let mut reader = csv::Reader::from_path(path).with_context(ctx)?;
-        let header: Vec<String> = reader
-            .headers()
-            .with_context(ctx)?
-            .iter()
-            .map(String::from)
-            .collect();
-        if header.first().map(String::as_str) != Some("step") || header[1..] != *columns {
+        let (header, rows) = read(path)?;
+        if header[1..] != *columns {
             bail!(
                 "{}: its columns are not those of this run's settings; cannot append",
                 path.display()
             );
         }
-        let mut kept = Vec::new();
-        for record in reader.records() {
-            let record = record.with_context(ctx)?;
-            let values: Vec<f64> = record
-                .iter()
-                // An empty cell is a value not measured at that step.
-                .map(|v| {
-                    if v.is_empty() {
-                        Ok(f64::NAN)
-                    } else {
-                        v.parse::<f64>()
-                    }
-                })
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("{}: a row is not numeric", path.display()))?;
-            // A crash mid-write can leave a short last row: it is dropped with the rest.
-            if values.len() == header.len() && keep(values[0] as u64) {
-                kept.push(values);
-            }
-        }
+        let kept: Vec<Vec<f64>> = rows.into_iter().filter(|r| keep(r[0] as u64)).collect();
         let tmp = path.with_extension("csv.tmp");
         {
             let mut w = csv::Writer::from_path(&tmp)
@@ -108,6 +82,39 @@ impl MetricsLog {
         self.writer.flush().context("writing metrics.csv")?;
         Ok(())
     }
+}
+
+/// Reads a metrics.csv: its header (starting with `step`) and its complete rows, step first;
+/// empty cells (not measured at that step) read as NaN.
+pub fn read(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+    let ctx = || format!("reading {}", path.display());
+    let mut reader = csv::Reader::from_path(path).with_context(ctx)?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(ctx)?
+        .iter()
+        .map(String::from)
+        .collect();
+    if header.first().map(String::as_str) != Some("step") {
+        bail!("{}: not a gan metrics file", path.display());
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.with_context(ctx)?;
+        let values: Vec<f64> = record
+            .iter()
+            .map(|v| match v.is_empty() {
+                true => Ok(f64::NAN),
+                false => v.parse::<f64>(),
+            })
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: a row is not numeric", path.display()))?;
+        // A crash mid-write can leave a short last row: it is dropped.
+        if values.len() == header.len() {
+            rows.push(values);
+        }
+    }
+    Ok((header, rows))
 }
 
 /// A CSV cell: NaN (not measured at this step) is left empty.

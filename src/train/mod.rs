@@ -309,7 +309,7 @@ fn train(args: &TrainArgs, resume: Option<Resume>, plan: Option<PlanBar>) -> Res
                     match now {
                         true => row.extend(q.measure(&gan.g.valid(), &net, &dev)?),
                         // Left empty in metrics.csv.
-                        false => row.extend(q.columns().iter().map(|_| f64::NAN)),
+                        false => row.extend(std::iter::repeat_n(f64::NAN, q.width())),
                     }
                 }
                 // Measuring quality is not part of step_ms.

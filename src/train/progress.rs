@@ -28,22 +28,27 @@ pub struct PlanBar {
     pub label: String,
 }
 
+/// A live bar over `total` steps with elapsed time, ETA and a message.
+fn styled_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta} {msg}",
+        )
+        .expect("static template is valid")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 impl PlanBar {
     /// A bar over `total` steps: drawn on a terminal, hidden otherwise.
     pub fn bar(total: u64) -> ProgressBar {
-        if !std::io::stderr().is_terminal() {
-            return ProgressBar::hidden();
+        match std::io::stderr().is_terminal() {
+            true => styled_bar(total),
+            false => ProgressBar::hidden(),
         }
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta} {msg}",
-            )
-            .expect("static template is valid")
-            .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
     }
 
     /// Prints a line above the bar (or plainly when it is hidden).
@@ -59,16 +64,7 @@ impl Progress {
     /// A bar when stderr is a terminal and not `quiet`, else about ten plain lines per run.
     pub fn new(total: u64, quiet: bool) -> Self {
         if !quiet && std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta} {msg}",
-                )
-                .expect("static template is valid")
-                .progress_chars("=> "),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
-            Progress::Bar(bar)
+            Progress::Bar(styled_bar(total))
         } else {
             Progress::Lines {
                 every: total.div_ceil(10).max(1),

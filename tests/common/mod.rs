@@ -3,7 +3,8 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// Runs the built `gan` binary.
 pub fn gan(args: &[&str]) -> Output {
@@ -77,4 +78,33 @@ pub fn grid_pixels(n: u32, size: u32) -> (u32, u32) {
         (cols * size + (cols + 1) * 2),
         (rows * size + (rows + 1) * 2),
     )
+}
+
+/// Waits until the metrics.csv at `path` has more than `lines` lines (a run under way); fails
+/// the test after five minutes.
+pub fn wait_for_lines(path: &Path, lines: usize) {
+    let t0 = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(path)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if n > lines {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "{} never got past {lines} lines",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGINT (Ctrl-C) to `child`.
+pub fn interrupt(child: &Child) {
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
 }
