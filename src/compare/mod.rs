@@ -162,7 +162,7 @@ fn started_any(dir: &Path) -> bool {
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
-                .any(|e| found(&e.path()) != Found::Nothing && found(&e.path()) != Found::Unusable)
+                .any(|e| matches!(found(&e.path()), Found::Done | Found::Resumable))
         })
         .unwrap_or(false)
 }
@@ -308,10 +308,9 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         dirs.push(run_dir);
     }
     bar.finish_and_clear();
-    let html = crate::report::build(&dirs, &dir)?;
-    let report: Value = serde_json::from_str(&fs::read_to_string(dir.join("report.json"))?)?;
-    for v in report["verdicts"].as_array().into_iter().flatten() {
-        eprintln!("verdict: {}", v["conclusion"].as_str().unwrap_or_default());
+    let (html, verdicts) = crate::report::build(&dirs, &dir)?;
+    for v in &verdicts {
+        eprintln!("verdict: {}", v.conclusion);
     }
     eprintln!(
         "compared {} runs in {:.0} s; report: {}",

@@ -317,7 +317,7 @@ pub fn run(args: &EvalArgs) -> Result<Quality> {
     let real = real_subset(&data, n, args.seed);
     let g = crate::sample::load_generator(&ckpt, &net, &dev)?;
     let fake = crate::sample::generate(&g, &net, n, args.seed, &dev)?;
-    let q = quality(&real, &fake, eval.as_ref(), &dev)?;
+    let q = Reference::new(&real, eval, &dev)?.quality(&fake, &dev)?;
 
     let dir = run.join("eval");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -17,17 +17,6 @@ pub enum Take {
     Last,
 }
 
-/// Which direction is better, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    /// Smaller is better.
-    Lower,
-    /// Larger is better.
-    Higher,
-    /// Neither: descriptive only.
-    Neither,
-}
-
 /// A number in the report's table: which column, how it is reduced, how it is shown.
 #[derive(Debug, Clone, Copy)]
 pub struct Metric {
@@ -39,8 +28,6 @@ pub struct Metric {
     pub heading: &'static str,
     /// Decimals shown.
     pub digits: usize,
-    /// Which direction is better.
-    pub better: Better,
 }
 
 /// The table's metrics, in order; those no run has are left out.
@@ -50,91 +37,78 @@ pub const METRICS: &[Metric] = &[
         take: Take::Mean,
         heading: "D grad zeros (mean)",
         digits: 3,
-        better: Better::Neither,
     },
     Metric {
         column: "d_grad_zero",
         take: Take::Last,
         heading: "D grad zeros (final)",
         digits: 3,
-        better: Better::Neither,
     },
     Metric {
         column: "d_dead_units_persistent",
         take: Take::Last,
         heading: "dead units (final)",
         digits: 3,
-        better: Better::Lower,
     },
     Metric {
         column: "g_signal_norm",
         take: Take::Mean,
         heading: "G signal norm (mean)",
         digits: 4,
-        better: Better::Neither,
     },
     Metric {
         column: "loss_d",
         take: Take::Last,
         heading: "loss D (final)",
         digits: 3,
-        better: Better::Neither,
     },
     Metric {
         column: "loss_g",
         take: Take::Last,
         heading: "loss G (final)",
         digits: 3,
-        better: Better::Neither,
     },
     Metric {
         column: "eval_fd",
         take: Take::Last,
         heading: "FD (final)",
         digits: 2,
-        better: Better::Lower,
     },
     Metric {
         column: "eval_precision",
         take: Take::Last,
         heading: "precision",
         digits: 3,
-        better: Better::Higher,
     },
     Metric {
         column: "eval_recall",
         take: Take::Last,
         heading: "recall",
         digits: 3,
-        better: Better::Higher,
     },
     Metric {
         column: "eval_class_coverage",
         take: Take::Last,
         heading: "class coverage",
         digits: 2,
-        better: Better::Higher,
     },
     Metric {
         column: "eval_class_kl",
         take: Take::Last,
         heading: "class KL",
         digits: 3,
-        better: Better::Lower,
     },
     Metric {
         column: "eval_mmd_pixel",
         take: Take::Last,
         heading: "pixel MMD²",
         digits: 4,
-        better: Better::Lower,
     },
     Metric {
         column: "step_ms",
         take: Take::Mean,
         heading: "ms/step",
         digits: 0,
-        better: Better::Lower,
     },
 ];
 

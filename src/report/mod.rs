@@ -64,8 +64,8 @@ const CURVES: &[(&str, &str, &str)] = &[
 ];
 
 /// Builds the report of the runs in `dirs` into `out` (report.html, report.md, report.json,
-/// plots/, media/); returns the path of report.html.
-pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
+/// plots/, media/); returns the path of report.html and the verdicts.
+pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verdict>)> {
     if dirs.is_empty() {
         bail!("no run directories to report on");
     }
@@ -324,7 +324,7 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
         &out.join("report.json"),
         &(serde_json::to_string_pretty(&machine)? + "\n"),
     )?;
-    Ok(html_path)
+    Ok((html_path, verdicts))
 }
 
 fn show_json(v: &MeanStd) -> serde_json::Value {
@@ -394,7 +394,7 @@ pub fn run(args: &crate::cli::ReportArgs) -> Result<PathBuf> {
             chrono::Local::now().format("%Y%m%d-%H%M%S")
         )),
     };
-    let html = build(&args.runs, &out)?;
+    let (html, _) = build(&args.runs, &out)?;
     eprintln!("report: {}", html.display());
     Ok(html)
 }
