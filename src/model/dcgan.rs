@@ -12,6 +12,8 @@ use burn::tensor::activation::tanh;
 
 use super::NetConfig;
 use super::activation::Activation;
+use super::conv;
+use super::rows::{self, Rows};
 use super::tap::Tap;
 
 /// DCGAN's weight init: N(0, 0.02).
@@ -92,6 +94,14 @@ impl DcganGenerator {
 
     /// Maps noise `[B, latent]` to images `[B, C, S, S]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        match conv::gathers(&z.device()) {
+            true => self.forward_rows(z),
+            false => self.forward_nchw(z),
+        }
+    }
+
+    /// The forward pass on burn's convolution kernels (GPU backends).
+    fn forward_nchw(&self, z: Tensor<2>) -> Tensor<4> {
         let [b, _] = z.dims();
         let x = z.reshape([b, self.latent_dim, 1, 1]);
         let mut x = self
@@ -101,6 +111,26 @@ impl DcganGenerator {
             x = self.act.forward(block.norm.forward(block.conv.forward(x)));
         }
         tanh(self.to_image.forward(x))
+    }
+
+    /// The same pass on [`Rows`] with gathered convolutions (CPU backends).
+    fn forward_rows(&self, z: Tensor<2>) -> Tensor<4> {
+        let [b, _] = z.dims();
+        let x = Rows {
+            tensor: z,
+            batch: b,
+            height: 1,
+            width: 1,
+        };
+        let mut x = conv::conv_transpose2d(&self.project, x)
+            .map(|t| self.act.forward(rows::batch_norm(&self.project_norm, t)));
+        for block in &self.blocks {
+            x = conv::conv_transpose2d(&block.conv, x)
+                .map(|t| self.act.forward(rows::batch_norm(&block.norm, t)));
+        }
+        conv::conv_transpose2d(&self.to_image, x)
+            .map(tanh)
+            .into_nchw()
     }
 }
 
@@ -159,6 +189,14 @@ impl DcganDiscriminator {
 
     /// Maps images `[B, C, S, S]` to logits `[B]`, showing each pre-activation to `tap`.
     pub fn forward(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        match conv::gathers(&x.device()) {
+            true => self.forward_rows(x, tap),
+            false => self.forward_nchw(x, tap),
+        }
+    }
+
+    /// The forward pass on burn's convolution kernels (GPU backends).
+    fn forward_nchw(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
         let mut x = x;
         for (l, block) in self.blocks.iter().enumerate() {
             let mut z = block.conv.forward(x);
@@ -169,6 +207,40 @@ impl DcganDiscriminator {
         }
         let [b, c, h, w] = x.dims();
         let logits = self.to_logit.forward(x.reshape([b, c * h * w]));
+        logits.reshape([b])
+    }
+
+    /// The same pass on [`Rows`] with gathered convolutions (CPU backends). The tap sees each
+    /// pre-activation as `[B·H·W, C]` rows: the same values and units as `[B, C, H, W]`.
+    fn forward_rows(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        let mut x = Rows::from_nchw(x);
+        for (l, block) in self.blocks.iter().enumerate() {
+            let mut z = conv::conv2d(&block.conv, x);
+            if let Some(norm) = &block.norm {
+                z = z.map(|t| rows::batch_norm(norm, t));
+            }
+            x = z.map(|t| self.act.forward(tap.tap(l, t)));
+        }
+        // The linear layer's inputs are in NCHW-flattened (c, h, w) order; the rows flatten
+        // to (h, w, c), so its weight is reordered to match rather than the activations.
+        let Rows {
+            tensor,
+            batch: b,
+            height: h,
+            width: w,
+        } = x;
+        let [_, c] = tensor.dims();
+        let weight = self
+            .to_logit
+            .weight
+            .val()
+            .reshape([c, h * w, 1])
+            .swap_dims(0, 1)
+            .reshape([h * w * c, 1]);
+        let mut logits = tensor.reshape([b, h * w * c]).matmul(weight);
+        if let Some(bias) = &self.to_logit.bias {
+            logits = logits + bias.val().unsqueeze_dim(0);
+        }
         logits.reshape([b])
     }
 }
@@ -186,5 +258,98 @@ mod tests {
         for bad in [27, 30, 14, 8, 100] {
             assert!(stages(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    fn cfg() -> NetConfig {
+        NetConfig {
+            arch: crate::cli::Arch::Dcgan,
+            image_size: 28,
+            channels: 3,
+            latent_dim: 8,
+            disc_act: crate::cli::Act::Leaky,
+            gen_act: crate::cli::Act::Relu,
+            alpha: 0.2,
+            disc_batch_norm: true,
+            disc_depth: 2,
+        }
+    }
+
+    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar()
+    }
+
+    /// Two copies of a freshly initialised network with equal weights and separate running stats.
+    fn twins<M: Module>(new: impl Fn(&Device) -> M, device: &Device) -> (M, M) {
+        let a = new(device);
+        let b = new(device).load_record(a.clone().into_record());
+        (a, b)
+    }
+
+    #[test]
+    fn generator_rows_pass_matches_the_nchw_pass_with_gradients_and_running_stats() {
+        let device = Device::flex().autodiff();
+        let (g1, g2) = twins(|d| DcganGenerator::new(&cfg(), d).unwrap(), &device);
+        let z = Tensor::<2>::random([5, 8], burn::tensor::Distribution::Default, &device);
+        let y1 = g1.forward_rows(z.clone());
+        let y2 = g2.forward_nchw(z);
+        assert_eq!(y1.dims(), [5, 3, 28, 28]);
+        let grads1 = (y1.clone() * y1.clone()).sum().backward();
+        let grads2 = (y2.clone() * y2.clone()).sum().backward();
+        assert!(max_diff(y1.inner(), y2.inner()) < 1e-5);
+        for (w1, w2) in [
+            (g1.project.weight.val(), g2.project.weight.val()),
+            (
+                g1.blocks[0].conv.weight.val(),
+                g2.blocks[0].conv.weight.val(),
+            ),
+            (g1.to_image.weight.val(), g2.to_image.weight.val()),
+        ] {
+            let d = max_diff(w1.grad(&grads1).unwrap(), w2.grad(&grads2).unwrap());
+            assert!(d < 1e-3, "weight gradients differ by {d}");
+        }
+        let d = max_diff(
+            g1.blocks[0].norm.gamma.val().grad(&grads1).unwrap(),
+            g2.blocks[0].norm.gamma.val().grad(&grads2).unwrap(),
+        );
+        assert!(d < 1e-3, "batch-norm gradients differ by {d}");
+        let d = max_diff(
+            g1.blocks[0].norm.running_var.value(),
+            g2.blocks[0].norm.running_var.value(),
+        );
+        assert!(d < 1e-6, "running variances differ by {d}");
+    }
+
+    #[test]
+    fn discriminator_rows_pass_matches_the_nchw_pass_with_gradients() {
+        let device = Device::flex().autodiff();
+        let (d1, d2) = twins(|d| DcganDiscriminator::new(&cfg(), d).unwrap(), &device);
+        let x = Tensor::<4>::random([6, 3, 28, 28], burn::tensor::Distribution::Default, &device)
+            .require_grad();
+        let y1 = d1.forward_rows(x.clone(), &mut crate::model::NoTap);
+        let y2 = d2.forward_nchw(x.clone(), &mut crate::model::NoTap);
+        let grads1 = (y1.clone() * y1.clone()).sum().backward();
+        let gx1 = x.grad(&grads1).unwrap();
+        let grads2 = (y2.clone() * y2.clone()).sum().backward();
+        let gx2 = x.grad(&grads2).unwrap();
+        assert!(max_diff(y1.inner(), y2.inner()) < 1e-5);
+        assert!(max_diff(gx1, gx2) < 1e-5);
+        for (w1, w2) in [
+            (
+                d1.blocks[0].conv.weight.val(),
+                d2.blocks[0].conv.weight.val(),
+            ),
+            (
+                d1.blocks[1].conv.weight.val(),
+                d2.blocks[1].conv.weight.val(),
+            ),
+        ] {
+            let d = max_diff(w1.grad(&grads1).unwrap(), w2.grad(&grads2).unwrap());
+            assert!(d < 1e-4, "weight gradients differ by {d}");
+        }
+        let d = max_diff(
+            d1.to_logit.weight.val().grad(&grads1).unwrap(),
+            d2.to_logit.weight.val().grad(&grads2).unwrap(),
+        );
+        assert!(d < 1e-4, "linear gradients differ by {d}");
     }
 }

@@ -1,8 +1,10 @@
 //! The generator/discriminator pair, for either architecture.
 
 pub mod activation;
+pub mod conv;
 pub mod dcgan;
 pub mod mlp;
+pub mod rows;
 pub mod tap;
 
 use anyhow::Result;

@@ -97,14 +97,17 @@ impl Tap for SparsityTap {
         let rec = &mut self.layers[layer];
         let values = z.clone().inner();
         rec.nonpos.push(count(values.clone().lower_equal_elem(0.0)));
-        // [B, C, ...] -> [C, B·...] -> per-unit max.
-        rec.unit_max.push(
-            values
+        // Per-unit max over the batch (and pixels).
+        let unit_max = match D {
+            // [N, C] (dense layers, or conv maps as NHWC rows): straight down the columns.
+            2 => values.reshape([numel / units, units]).max_dim(0),
+            // [B, C, ...] -> [C, B·...].
+            _ => values
                 .swap_dims(0, 1)
                 .reshape([units, numel / units])
-                .max_dim(1)
-                .reshape([units]),
-        );
+                .max_dim(1),
+        };
+        rec.unit_max.push(unit_max.reshape([units]));
         rec.numel += numel;
         rec.units = units;
         let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();

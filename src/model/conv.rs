@@ -1,0 +1,321 @@
+//! Convolutions as one row gather and one matrix product, for the CPU backends.
+//!
+//! burn 0.22's CPU backends compute a convolution's weight gradient as another convolution with
+//! the batch as channels and the output map as kernel, which runs as hundreds of matrix products
+//! only 16 columns wide, and the ndarray backend's transposed convolution is a scalar loop. Here a
+//! convolution is an im2col gather of channel rows (`select`) followed by one
+//! `[pixels·batch, taps·C_in] × [taps·C_in, C_out]` product, and a transposed convolution is that
+//! product first and a scatter-add of the rows (`select_assign`) after. Both are built from
+//! differentiable tensor operations, so autodiff derives the backward passes, and all three
+//! products of each layer (forward, input gradient, weight gradient) are single large matrix
+//! products. Same math as `nn::conv`: outputs agree to float rounding (tests below).
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::prelude::*;
+use burn::tensor::{IndexingUpdateOp, TensorData};
+
+use super::rows::Rows;
+
+/// Whether `device` should run the DCGAN on [`Rows`] with these convolutions.
+///
+/// The GPU backends (the only ones that report a device identity) keep burn's own kernels.
+pub fn gathers(device: &Device) -> bool {
+    device.identity().is_none()
+}
+
+/// Geometry of one square convolution (dilation 1, one group).
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl Geometry {
+    /// Output side for an input side `n`.
+    fn conv_out(&self, n: usize) -> usize {
+        (n + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+
+    /// Output side of the transposed convolution for an input side `n`.
+    fn transpose_out(&self, n: usize) -> usize {
+        (n - 1) * self.stride + self.kernel - 2 * self.padding
+    }
+
+    /// For every (image, output pixel, tap): the row of the `[B·H·W (+1 zero row), C]` input
+    /// it reads, or `b·h·w`, the zero row, where the tap falls in the padding.
+    fn conv_rows(&self, b: usize, h: usize, w: usize) -> Vec<i64> {
+        let (ho, wo, k) = (self.conv_out(h), self.conv_out(w), self.kernel);
+        let zero_row = (b * h * w) as i64;
+        let mut rows = Vec::with_capacity(b * ho * wo * k * k);
+        for n in 0..b {
+            for i in 0..ho {
+                for j in 0..wo {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let y = (i * self.stride + ky) as isize - self.padding as isize;
+                            let x = (j * self.stride + kx) as isize - self.padding as isize;
+                            rows.push(
+                                if (0..h as isize).contains(&y) && (0..w as isize).contains(&x) {
+                                    (n * h * w) as i64 + (y as usize * w + x as usize) as i64
+                                } else {
+                                    zero_row
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// Kernel, stride and padding of a square convolution, checked to be what this module handles.
+fn geometry(kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2], plain: bool) -> Geometry {
+    assert!(
+        kernel[0] == kernel[1] && stride[0] == stride[1] && padding[0] == padding[1] && plain,
+        "gathered convolutions are square, without dilation, groups or output padding"
+    );
+    Geometry {
+        kernel: kernel[0],
+        stride: stride[0],
+        padding: padding[0],
+    }
+}
+
+/// `conv.forward` on rows: an im2col gather of input rows, then one matrix product.
+pub fn conv2d(conv: &Conv2d, x: Rows) -> Rows {
+    let [c_out, c_in, k, _] = conv.weight.dims();
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => [t, l],
+        PaddingConfig2d::Valid => [0, 0],
+        ref other => panic!("gathered convolutions need explicit padding, not {other:?}"),
+    };
+    let g = geometry(
+        conv.kernel_size,
+        conv.stride,
+        padding,
+        conv.dilation == [1, 1] && conv.groups == 1,
+    );
+    let Rows {
+        tensor,
+        batch: b,
+        height: h,
+        width: w,
+    } = x;
+    let (ho, wo) = (g.conv_out(h), g.conv_out(w));
+    let device = tensor.device();
+
+    // One zero row for the taps that fall in the padding.
+    let rows = Tensor::cat(vec![tensor, Tensor::zeros([1, c_in], &device)], 0);
+    let taps = index(g.conv_rows(b, h, w), &device);
+    let cols = rows.select(0, taps).reshape([b * ho * wo, k * k * c_in]);
+    // Weight columns in the same (ky, kx, c_in) order.
+    let weight = conv
+        .weight
+        .val()
+        .permute([2, 3, 1, 0])
+        .reshape([k * k * c_in, c_out]);
+    let mut y = cols.matmul(weight);
+    if let Some(bias) = &conv.bias {
+        y = y + bias.val().unsqueeze_dim(0);
+    }
+    Rows {
+        tensor: y,
+        batch: b,
+        height: ho,
+        width: wo,
+    }
+}
+
+/// `conv.forward` on rows: one matrix product giving every input pixel's contribution to
+/// each of its k·k output pixels, then a scatter-add of those rows onto the output pixels.
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Rows) -> Rows {
+    let [c_in, c_out, k, _] = conv.weight.dims();
+    let g = geometry(
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation == [1, 1] && conv.groups == 1 && conv.padding_out == [0, 0],
+    );
+    let Rows {
+        tensor,
+        batch: b,
+        height: h,
+        width: w,
+    } = x;
+    let (ho, wo) = (g.transpose_out(h), g.transpose_out(w));
+    let device = tensor.device();
+
+    let weight = conv
+        .weight
+        .val()
+        .permute([0, 2, 3, 1])
+        .reshape([c_in, k * k * c_out]);
+    let contributions = tensor.matmul(weight).reshape([b * h * w * k * k, c_out]);
+    let targets = transpose_targets(&g, b, h, w);
+    let mut y = if is_identity(&targets) {
+        // A 1×1 input projected to a k×k map (stride 1, no padding): every contribution is
+        // its own output pixel, already in row order.
+        contributions
+    } else {
+        // Contributions that land in the cropped border go to a discarded last row.
+        Tensor::zeros([b * ho * wo + 1, c_out], &device)
+            .select_assign(
+                0,
+                index(targets, &device),
+                contributions,
+                IndexingUpdateOp::Add,
+            )
+            .slice(s![0..b * ho * wo, ..])
+    };
+    if let Some(bias) = &conv.bias {
+        y = y + bias.val().unsqueeze_dim(0);
+    }
+    Rows {
+        tensor: y,
+        batch: b,
+        height: ho,
+        width: wo,
+    }
+}
+
+/// Whether a scatter table sends row i to row i.
+fn is_identity(targets: &[i64]) -> bool {
+    targets.iter().enumerate().all(|(i, &t)| t == i as i64)
+}
+
+/// For every (image, input pixel, tap) of a transposed convolution: the output row it adds to,
+/// or `b·ho·wo` (discarded) where it lands in the cropped border.
+fn transpose_targets(g: &Geometry, b: usize, h: usize, w: usize) -> Vec<i64> {
+    let (ho, wo, k) = (g.transpose_out(h), g.transpose_out(w), g.kernel);
+    let discard = (b * ho * wo) as i64;
+    let mut rows = Vec::with_capacity(b * h * w * k * k);
+    for n in 0..b {
+        for i in 0..h {
+            for j in 0..w {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let y = (i * g.stride + ky) as isize - g.padding as isize;
+                        let x = (j * g.stride + kx) as isize - g.padding as isize;
+                        rows.push(
+                            if (0..ho as isize).contains(&y) && (0..wo as isize).contains(&x) {
+                                (n * ho * wo) as i64 + (y as usize * wo + x as usize) as i64
+                            } else {
+                                discard
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// A row-index table as an int tensor on `device`.
+fn index(rows: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    let n = rows.len();
+    Tensor::from_data(TensorData::new(rows, [n]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::tensor::Distribution;
+
+    /// Largest absolute difference between two tensors.
+    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar()
+    }
+
+    /// Runs `ours` and `burns` on the same input and upstream gradient; returns the largest
+    /// differences of output, input gradient and weight gradient.
+    fn compare<M: Module>(
+        module: &M,
+        weight: impl Fn(&M) -> Tensor<4>,
+        ours: impl Fn(&M, Tensor<4>) -> Tensor<4>,
+        burns: impl Fn(&M, Tensor<4>) -> Tensor<4>,
+        input: [usize; 4],
+    ) -> [f32; 3] {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let run = |f: &dyn Fn(&M, Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().require_grad();
+            let y = f(module, x.clone());
+            // Upstream gradient 2y: depends on the output, so a wrong output or gradient shows.
+            let grads = (y.clone() * y.clone()).sum().backward();
+            (
+                y.inner(),
+                x.grad(&grads).unwrap(),
+                weight(module).grad(&grads).unwrap(),
+            )
+        };
+        let (y1, gx1, gw1) = run(&ours);
+        let (y2, gx2, gw2) = run(&burns);
+        [max_diff(y1, y2), max_diff(gx1, gx2), max_diff(gw1, gw2)]
+    }
+
+    #[test]
+    fn gathered_conv_matches_burns_conv_and_its_gradients() {
+        let device = Device::flex().autodiff();
+        for (cin, cout, k, s, p, side, bias) in [
+            (3, 8, 4, 2, 1, 12, true),
+            (4, 6, 3, 1, 1, 7, false),
+            (2, 5, 5, 2, 0, 11, true),
+        ] {
+            let conv = Conv2dConfig::new([cin, cout], [k, k])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .with_bias(bias)
+                .init(&device);
+            let diffs = compare(
+                &conv,
+                |c| c.weight.val(),
+                |c, x| conv2d(c, Rows::from_nchw(x)).into_nchw(),
+                |c, x| c.forward(x),
+                [3, cin, side, side],
+            );
+            assert!(
+                diffs.iter().all(|d| *d < 1e-4),
+                "{diffs:?} for k{k} s{s} p{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn scattered_transposed_conv_matches_burns_and_its_gradients() {
+        let device = Device::flex().autodiff();
+        for (cin, cout, k, s, p, side, bias) in [
+            (8, 4, 4, 2, 1, 5, true),
+            (6, 3, 7, 1, 0, 1, false),
+            (3, 2, 3, 2, 1, 4, true),
+        ] {
+            let conv = ConvTranspose2dConfig::new([cin, cout], [k, k])
+                .with_stride([s, s])
+                .with_padding([p, p])
+                .with_bias(bias)
+                .init(&device);
+            let diffs = compare(
+                &conv,
+                |c| c.weight.val(),
+                |c, x| conv_transpose2d(c, Rows::from_nchw(x)).into_nchw(),
+                |c, x| c.forward(x),
+                [3, cin, side, side],
+            );
+            assert!(
+                diffs.iter().all(|d| *d < 1e-4),
+                "{diffs:?} for k{k} s{s} p{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn cpu_devices_gather() {
+        assert!(gathers(&Device::flex()));
+        assert!(gathers(&Device::flex().autodiff()));
+    }
+}
