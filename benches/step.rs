@@ -1,9 +1,12 @@
 //! Training-step benchmark: ms/step for arch × disc-act × backend × batch × probes on/off.
 //!
 //! `cargo bench --bench step -- [--arch dcgan,mlp] [--acts relu,leaky] [--backends flex]
-//!  [--batches 64] [--warmup 3] [--steps 15] [--threads N] [--device ADAPTER]`. Each configuration runs `warmup` untimed steps,
-//! then `steps` timed ones, each ending with the read-back of its scalars (so asynchronous
-//! backends are timed to completion). Prints median, min and max ms/step, and the probes' overhead.
+//!  [--batches 64] [--warmup 3] [--steps 15] [--threads N] [--device ADAPTER]`. For each arch,
+//! backend and batch, one training per activation × probes off/on runs `warmup` untimed steps,
+//! then `steps` timed ones, all taking turns step by step; each step ends with the read-back of
+//! its scalars (so asynchronous backends are timed to completion). Prints median, min and max
+//! ms/step and peak memory per configuration, the probes' overhead and each activation's cost
+//! against the first (medians of step-by-step ratios).
 
 use std::time::Instant;
 
@@ -59,14 +62,14 @@ fn main() -> Result<()> {
         let dev = opened.device;
         for &arch in &args.arch {
             for &batch in &args.batches {
-                for &act in &args.acts {
-                    reset_peak_memory();
-                    let [off, on] = time_pair(&dev, arch, act, batch, args.warmup, args.steps)?;
-                    // Both trainings live at once, so this is the peak of the pair.
-                    let peak = peak_memory_mib()
+                let runs =
+                    time_interleaved(&dev, arch, &args.acts, batch, args.warmup, args.steps)?;
+                for (i, &act) in args.acts.iter().enumerate() {
+                    let peak = peak_memory(&dev, arch, act, batch)?
                         .map(|m| format!("{m:.0}"))
                         .unwrap_or_else(|| "?".into());
-                    for (probe, t) in [("off", off), ("on", on)] {
+                    for (probe, t) in [("off", &runs[2 * i]), ("on", &runs[2 * i + 1])] {
+                        let (median, min, max) = spread(t);
                         println!(
                             "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9.1} {:>9.1} {:>9.1} {:>9}",
                             format!("{arch:?}").to_lowercase(),
@@ -74,15 +77,23 @@ fn main() -> Result<()> {
                             format!("{backend:?}").to_lowercase(),
                             batch,
                             probe,
-                            t.0,
-                            t.1,
-                            t.2,
+                            median,
+                            min,
+                            max,
                             peak
                         );
                     }
                     println!(
                         "       probe overhead: {:+.1}%",
-                        (on.0 / off.0 - 1.0) * 100.0
+                        ratio(&runs[2 * i + 1], &runs[2 * i])
+                    );
+                }
+                for (i, act) in args.acts.iter().enumerate().skip(1) {
+                    println!(
+                        "       {} vs {}: {:+.1}%",
+                        act.name(),
+                        args.acts[0].name(),
+                        ratio(&runs[2 * i], &runs[0])
                     );
                 }
             }
@@ -105,18 +116,9 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// (median, min, max) ms per step without and with probes. The two trainings alternate step
-/// by step, so drift in machine load hits both alike.
-fn time_pair(
-    dev: &Device,
-    arch: Arch,
-    act: Act,
-    batch: usize,
-    warmup: usize,
-    steps: usize,
-) -> Result<[(f64, f64, f64); 2]> {
-    let ad = dev.clone().autodiff();
-    let net = NetConfig {
+/// The networks `gan` trains for `arch` with discriminator activation `act`.
+fn net(arch: Arch, act: Act) -> NetConfig {
+    NetConfig {
         arch,
         image_size: 28,
         channels: 1,
@@ -126,32 +128,78 @@ fn time_pair(
         alpha: 0.2,
         disc_batch_norm: true,
         disc_depth: 2,
-    };
-    let mut gans = [
-        Gan::new(&net, 2e-4, 0.5, &ad)?,
-        Gan::new(&net, 2e-4, 0.5, &ad)?,
-    ];
-    let real = Tensor::<4>::random([batch, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &ad);
-    let z_d = Tensor::<2>::random([batch, 100], Distribution::Normal(0.0, 1.0), &ad);
-    let z_g = Tensor::<2>::random([batch, 100], Distribution::Normal(0.0, 1.0), &ad);
-    let mut times = [Vec::with_capacity(steps), Vec::with_capacity(steps)];
+    }
+}
+
+/// One step's inputs: a real batch and the two noise batches.
+fn inputs(dev: &Device, batch: usize) -> (Tensor<4>, Tensor<2>, Tensor<2>) {
+    (
+        Tensor::random([batch, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), dev),
+        Tensor::random([batch, 100], Distribution::Normal(0.0, 1.0), dev),
+        Tensor::random([batch, 100], Distribution::Normal(0.0, 1.0), dev),
+    )
+}
+
+/// Milliseconds of every timed step, for each activation without and then with probes
+/// (`[act0 off, act0 on, act1 off, ...]`). All trainings take turns step by step, so drift in
+/// the machine's speed hits them alike and their per-step ratios compare like with like.
+fn time_interleaved(
+    dev: &Device,
+    arch: Arch,
+    acts: &[Act],
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let ad = dev.clone().autodiff();
+    let mut gans = Vec::new();
+    for &act in acts {
+        for _probes in [false, true] {
+            gans.push(Gan::new(&net(arch, act), 2e-4, 0.5, &ad)?);
+        }
+    }
+    let (real, z_d, z_g) = inputs(&ad, batch);
+    let mut times = vec![Vec::with_capacity(steps); gans.len()];
     for i in 0..warmup + steps {
         for (k, gan) in gans.iter_mut().enumerate() {
             if i == 0 {
                 // burn draws weights lazily, at first use: the same seed before each first
-                // step gives both trainings identical starting weights.
+                // step gives all trainings identical starting weights.
                 dev.seed(1);
             }
             let t = Instant::now();
-            gan.step(real.clone(), z_d.clone(), z_g.clone(), k == 1)
+            gan.step(real.clone(), z_d.clone(), z_g.clone(), k % 2 == 1)
                 .read()?;
             if i >= warmup {
                 times[k].push(t.elapsed().as_secs_f64() * 1e3);
             }
         }
     }
-    Ok(times.map(|mut t| {
-        t.sort_by(f64::total_cmp);
-        (t[t.len() / 2], t[0], t[t.len() - 1])
-    }))
+    Ok(times)
+}
+
+/// Peak resident memory of one training of `act` (with probes) over two steps, in MiB.
+fn peak_memory(dev: &Device, arch: Arch, act: Act, batch: usize) -> Result<Option<f64>> {
+    let ad = dev.clone().autodiff();
+    reset_peak_memory();
+    let mut gan = Gan::new(&net(arch, act), 2e-4, 0.5, &ad)?;
+    let (real, z_d, z_g) = inputs(&ad, batch);
+    for _ in 0..2 {
+        gan.step(real.clone(), z_d.clone(), z_g.clone(), true)
+            .read()?;
+    }
+    Ok(peak_memory_mib())
+}
+
+/// (median, min, max) of `times`.
+fn spread(times: &[f64]) -> (f64, f64, f64) {
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    (t[t.len() / 2], t[0], t[t.len() - 1])
+}
+
+/// How much slower `a` is than `b`, in percent: the median of their step-by-step ratios.
+fn ratio(a: &[f64], b: &[f64]) -> f64 {
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    (spread(&ratios).0 - 1.0) * 100.0
 }
