@@ -50,6 +50,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    gan::alloc::keep_freed_memory();
     device::set_threads(args.threads);
     println!("threads: {}", rayon::current_num_threads());
     println!(

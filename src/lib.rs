@@ -1,5 +1,6 @@
 //! `gan`: a GAN trainer on burn that measures what ReLU vs LeakyReLU does to a discriminator.
 
+pub mod alloc;
 pub mod cli;
 pub mod compare;
 pub mod data;

@@ -11,6 +11,7 @@ use gan::cli::Command;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    gan::alloc::keep_freed_memory();
     // burn materialises loaded optimizer state on its default device, which would be the GPU;
     // flex is always there, and the state moves to the run's device on the next step.
     // Safe: no other thread exists yet.
