@@ -43,15 +43,22 @@ impl Geometry {
         (n - 1) * self.stride + self.kernel - 2 * self.padding
     }
 
-    /// For every (image, output pixel, tap): the row of the `[B·H·W (+1 zero row), C]` input
-    /// it reads, or `b·h·w`, the zero row, where the tap falls in the padding.
-    fn conv_rows(&self, b: usize, h: usize, w: usize) -> Vec<i64> {
-        let (ho, wo, k) = (self.conv_out(h), self.conv_out(w), self.kernel);
-        let zero_row = (b * h * w) as i64;
-        let mut rows = Vec::with_capacity(b * ho * wo * k * k);
+    /// The tap table linking a `small` map (the convolution's output, or the transposed
+    /// convolution's input) to a `large` one, for `b` images: for every image, pixel (i, j) of
+    /// the small map and tap (ky, kx), the row `n·H·W + y·W + x` of the large map at
+    /// (i·stride + ky − padding, j·stride + kx − padding), or `b·H·W` (one past the last row)
+    /// where that falls outside it.
+    ///
+    /// A convolution gathers its input rows through this table (the extra row is a zero row for
+    /// the padding); a transposed convolution, the convolution's adjoint, scatters its
+    /// contributions through the same table (the extra row collects the cropped border).
+    fn taps(&self, b: usize, small: [usize; 2], large: [usize; 2]) -> Vec<i64> {
+        let ([sh, sw], [h, w], k) = (small, large, self.kernel);
+        let outside = (b * h * w) as i64;
+        let mut rows = Vec::with_capacity(b * sh * sw * k * k);
         for n in 0..b {
-            for i in 0..ho {
-                for j in 0..wo {
+            for i in 0..sh {
+                for j in 0..sw {
                     for ky in 0..k {
                         for kx in 0..k {
                             let y = (i * self.stride + ky) as isize - self.padding as isize;
@@ -60,7 +67,7 @@ impl Geometry {
                                 if (0..h as isize).contains(&y) && (0..w as isize).contains(&x) {
                                     (n * h * w) as i64 + (y as usize * w + x as usize) as i64
                                 } else {
-                                    zero_row
+                                    outside
                                 },
                             );
                         }
@@ -110,7 +117,7 @@ pub fn conv2d(conv: &Conv2d, x: Rows) -> Rows {
 
     // One zero row for the taps that fall in the padding.
     let rows = Tensor::cat(vec![tensor, Tensor::zeros([1, c_in], &device)], 0);
-    let taps = index(g.conv_rows(b, h, w), &device);
+    let taps = index(g.taps(b, [ho, wo], [h, w]), &device);
     let cols = rows.select(0, taps).reshape([b * ho * wo, k * k * c_in]);
     // Weight columns in the same (ky, kx, c_in) order.
     let weight = conv
@@ -155,7 +162,7 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Rows) -> Rows {
         .permute([0, 2, 3, 1])
         .reshape([c_in, k * k * c_out]);
     let contributions = tensor.matmul(weight).reshape([b * h * w * k * k, c_out]);
-    let targets = transpose_targets(&g, b, h, w);
+    let targets = g.taps(b, [h, w], [ho, wo]);
     let mut y = if is_identity(&targets) {
         // A 1×1 input projected to a k×k map (stride 1, no padding): every contribution is
         // its own output pixel, already in row order.
@@ -185,34 +192,6 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Rows) -> Rows {
 /// Whether a scatter table sends row i to row i.
 fn is_identity(targets: &[i64]) -> bool {
     targets.iter().enumerate().all(|(i, &t)| t == i as i64)
-}
-
-/// For every (image, input pixel, tap) of a transposed convolution: the output row it adds to,
-/// or `b·ho·wo` (discarded) where it lands in the cropped border.
-fn transpose_targets(g: &Geometry, b: usize, h: usize, w: usize) -> Vec<i64> {
-    let (ho, wo, k) = (g.transpose_out(h), g.transpose_out(w), g.kernel);
-    let discard = (b * ho * wo) as i64;
-    let mut rows = Vec::with_capacity(b * h * w * k * k);
-    for n in 0..b {
-        for i in 0..h {
-            for j in 0..w {
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let y = (i * g.stride + ky) as isize - g.padding as isize;
-                        let x = (j * g.stride + kx) as isize - g.padding as isize;
-                        rows.push(
-                            if (0..ho as isize).contains(&y) && (0..wo as isize).contains(&x) {
-                                (n * ho * wo) as i64 + (y as usize * wo + x as usize) as i64
-                            } else {
-                                discard
-                            },
-                        );
-                    }
-                }
-            }
-        }
-    }
-    rows
 }
 
 /// A row-index table as an int tensor on `device`.
