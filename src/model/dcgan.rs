@@ -223,13 +223,8 @@ impl DcganDiscriminator {
         }
         // The linear layer's inputs are in NCHW-flattened (c, h, w) order; the rows flatten
         // to (h, w, c), so its weight is reordered to match rather than the activations.
-        let Rows {
-            tensor,
-            batch: b,
-            height: h,
-            width: w,
-        } = x;
-        let [_, c] = tensor.dims();
+        let (b, h, w) = (x.batch, x.height, x.width);
+        let [_, c] = x.tensor.dims();
         let weight = self
             .to_logit
             .weight
@@ -237,7 +232,7 @@ impl DcganDiscriminator {
             .reshape([c, h * w, 1])
             .swap_dims(0, 1)
             .reshape([h * w * c, 1]);
-        let mut logits = tensor.reshape([b, h * w * c]).matmul(weight);
+        let mut logits = x.tensor.reshape([b, h * w * c]).matmul(weight);
         if let Some(bias) = &self.to_logit.bias {
             logits = logits + bias.val().unsqueeze_dim(0);
         }
