@@ -14,9 +14,10 @@ use anyhow::Result;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Parser;
-use gan::cli::{Act, Adapter, Arch, BackendKind};
 use gan::device;
+use gan::device::{Adapter, BackendKind};
 use gan::model::NetConfig;
+use gan::model::{Act, Arch};
 use gan::train::step::Gan;
 
 #[derive(Parser)]
@@ -36,7 +37,7 @@ struct Args {
     #[arg(long)]
     threads: Option<u32>,
     /// wgpu adapter (auto, N, discrete:N, integrated:N, virtual:N, cpu).
-    #[arg(long, default_value = "auto", value_parser = gan::cli::parse_adapter)]
+    #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<Adapter>())]
     device: Adapter,
     /// cargo bench passes --bench; accepted and ignored.
     #[arg(long, hide = true)]
@@ -51,7 +52,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> Result<()> {
     let args = Args::parse();
     gan::alloc::keep_freed_memory();
-    device::set_threads(args.threads);
+    device::set_threads(args.threads)?;
     println!("threads: {}", rayon::current_num_threads());
     println!(
         "{:<6} {:<6} {:<8} {:>5} {:<6} {:>9} {:>9} {:>9} {:>9}",
@@ -121,14 +122,8 @@ fn peak_memory_mib() -> Option<f64> {
 fn net(arch: Arch, act: Act) -> NetConfig {
     NetConfig {
         arch,
-        image_size: 28,
-        channels: 1,
-        latent_dim: 100,
         disc_act: act,
-        gen_act: Act::Relu,
-        alpha: 0.2,
-        disc_batch_norm: true,
-        disc_depth: 2,
+        ..NetConfig::default()
     }
 }
 

@@ -2,7 +2,7 @@
 //! The README's figure `assets/shapes.png` comes from here.
 
 use gan::data::shapes;
-use gan::report::grid::save_grid;
+use gan::run::grid::save_grid;
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()

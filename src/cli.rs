@@ -1,9 +1,19 @@
-//! Command-line interface: flags, their defaults, and the checks on their values.
+//! Command-line interface: flags, their defaults, and the checks on their values. The edge of
+//! the program: it turns flags into the checked settings and options the rest of the code
+//! takes, and nothing below imports it.
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
+
+use crate::compare::{self, scenario::Scenario};
+use crate::data::DatasetKind;
+use crate::device::{Adapter, BackendKind};
+use crate::model::{Act, Arch};
+use crate::settings::{Given, Key, TrainSettings};
+use crate::train::Job;
+use crate::{eval, report, sample};
 
 /// Train a GAN and measure what ReLU vs LeakyReLU does to the discriminator's gradients.
 #[derive(Debug, Parser)]
@@ -54,33 +64,6 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// A preset of training settings that shows the activations in a particular regime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scenario {
-    /// DCGAN as published (batch norm in D, lr 2e-4): the common case.
-    Baseline,
-    /// DCGAN without batch norm in D: nothing re-centres the pre-activations, so ReLU units can
-    /// die and stay dead.
-    NoBatchNorm,
-    /// DCGAN at lr 1e-3 (5× the default): large updates push units into the dead zone.
-    HighLr,
-    /// An MLP discriminator six hidden layers deep: zero gradients compound with depth.
-    DeepMlp,
-}
-
-impl Scenario {
-    /// Name as on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Baseline => "baseline",
-            Scenario::NoBatchNorm => "no-batch-norm",
-            Scenario::HighLr => "high-lr",
-            Scenario::DeepMlp => "deep-mlp",
-        }
-    }
-}
-
 /// Flags of `gan compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
@@ -113,7 +96,7 @@ pub struct EvalArgs {
     pub samples: u32,
     /// Seed of the generator's noise and of the real images drawn (the default matches the
     /// one --eval-every uses during training).
-    #[arg(long, default_value_t = crate::eval::DEFAULT_SEED)]
+    #[arg(long, default_value_t = eval::DEFAULT_SEED)]
     pub seed: u64,
     /// Tensor backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
@@ -151,131 +134,62 @@ pub struct SampleArgs {
     pub device: Adapter,
 }
 
-/// A hidden-layer activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Act {
-    /// max(0, x): exactly zero gradient for every non-positive input.
-    Relu,
-    /// x for x > 0, alpha·x otherwise: the gradient never vanishes.
-    Leaky,
-}
+/// The domain's choices as clap values: names and one-line help from their owners.
+macro_rules! value_enums {
+    ($($t:ty),*) => {$(
+        impl ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                &<$t>::ALL
+            }
 
-/// The generator/discriminator architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// Convolutional DCGAN (strided convolutions, batch norm).
-    Dcgan,
-    /// Fully connected pair (two hidden layers each).
-    Mlp,
-}
-
-/// Where the training images come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DatasetKind {
-    /// Built-in procedurally drawn outlines (circle, square, triangle, cross); no files needed.
-    Shapes,
-    /// MNIST digits from IDX files (train-images-idx3-ubyte[.gz] and labels) in --data.
-    Mnist,
-    /// Fashion-MNIST from IDX files in --data, or from Debian's dataset-fashion-mnist package.
-    #[value(name = "fashion-mnist")]
-    #[serde(rename = "fashion-mnist")]
-    FashionMnist,
-    /// Every image under --data (recursive); sub-folder names become class labels.
-    Folder,
-}
-
-impl DatasetKind {
-    /// Name as on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            DatasetKind::Shapes => "shapes",
-            DatasetKind::Mnist => "mnist",
-            DatasetKind::FashionMnist => "fashion-mnist",
-            DatasetKind::Folder => "folder",
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.name()).help(self.about()))
+            }
         }
-    }
+    )*};
 }
 
-/// The burn backend that runs the tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    /// burn's ndarray CPU backend (slow transposed convolutions: fine for mlp and tiny batches).
-    Ndarray,
-    /// burn's flex CPU backend, multithreaded and SIMD: the fast CPU choice.
-    Flex,
-    /// GPU through wgpu (Vulkan, Metal or DX12).
-    Wgpu,
+value_enums!(Act, Arch, DatasetKind, BackendKind, Scenario);
+
+fn parse_adapter(s: &str) -> Result<Adapter, String> {
+    s.parse()
 }
 
-/// Which wgpu adapter `--device` picks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Adapter {
-    /// The best one found (high-power GPUs first).
-    #[default]
-    Auto,
-    /// The n-th discrete GPU (0-based).
-    Discrete(usize),
-    /// The n-th integrated GPU.
-    Integrated(usize),
-    /// The n-th virtual GPU.
-    Virtual(usize),
-    /// A CPU (software) adapter, such as Mesa's lavapipe.
-    Cpu,
-}
-
-/// Parses `auto`, `N` (= `discrete:N`), `discrete:N`, `integrated:N`, `virtual:N` or `cpu`.
-pub fn parse_adapter(s: &str) -> Result<Adapter, String> {
-    let bad = || {
-        format!("'{s}' is not an adapter: use auto, N, discrete:N, integrated:N, virtual:N or cpu")
-    };
-    let index = |n: &str| n.parse::<usize>().map_err(|_| bad());
-    Ok(match s.split_once(':') {
-        None if s == "auto" => Adapter::Auto,
-        None if s == "cpu" => Adapter::Cpu,
-        None => Adapter::Discrete(index(s)?),
-        Some(("discrete", n)) => Adapter::Discrete(index(n)?),
-        Some(("integrated", n)) => Adapter::Integrated(index(n)?),
-        Some(("virtual", n)) => Adapter::Virtual(index(n)?),
-        Some(_) => return Err(bad()),
-    })
+/// The defaults of every training flag: the settings' own.
+fn d() -> TrainSettings {
+    TrainSettings::default()
 }
 
 /// Flags of a training run.
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Discriminator hidden activation.
-    #[arg(long, value_enum, default_value_t = Act::Leaky)]
+    #[arg(long, value_enum, default_value_t = d().disc_act)]
     pub disc_act: Act,
     /// Negative slope of LeakyReLU, in [0, 1).
-    #[arg(long, default_value_t = 0.2, value_parser = parse_alpha)]
+    #[arg(long, default_value_t = d().alpha, value_parser = parse_alpha)]
     pub alpha: f64,
     /// Generator hidden activation (DCGAN uses ReLU); LeakyReLU uses --alpha.
-    #[arg(long, value_enum, default_value_t = Act::Relu)]
+    #[arg(long, value_enum, default_value_t = d().gen_act)]
     pub gen_act: Act,
     /// Network architecture.
-    #[arg(long, value_enum, default_value_t = Arch::Dcgan)]
+    #[arg(long, value_enum, default_value_t = d().arch)]
     pub arch: Arch,
     /// Hidden layers of the MLP discriminator (512 wide, then 256).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    #[arg(long, default_value_t = d().disc_depth, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub disc_depth: u32,
     /// No batch norm in the DCGAN discriminator (it normally follows every middle convolution).
     #[arg(long)]
     pub no_disc_batch_norm: bool,
     /// Training data.
-    #[arg(long, value_enum, default_value_t = DatasetKind::Shapes)]
+    #[arg(long, value_enum, default_value_t = d().dataset)]
     pub dataset: DatasetKind,
     /// Data folder: IDX files for mnist/fashion-mnist, images (searched recursively) for folder.
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Image height and width in pixels (dcgan: 4..7 times a power of two ≥ 4, e.g. 28, 32, 64).
     /// Real images are resized and centre-cropped to it.
-    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(16..=256))]
+    #[arg(long, default_value_t = d().image_size, value_parser = clap::value_parser!(u32).range(16..=256))]
     pub image_size: u32,
     /// Colour channels the images are converted to: 1 (grayscale) or 3 (RGB).
     /// Default: 3 for folder, 1 otherwise.
@@ -290,25 +204,25 @@ pub struct TrainArgs {
     #[arg(long)]
     pub skip_bad_images: bool,
     /// Training steps (one discriminator and one generator update each).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = d().steps, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
     /// Images per batch (real and fake batches alike).
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = d().batch_size, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
     /// Adam learning rate of both networks.
-    #[arg(long, default_value_t = 2e-4, value_parser = parse_lr)]
+    #[arg(long, default_value_t = d().lr, value_parser = parse_lr)]
     pub lr: f64,
     /// Adam beta1 of both networks, in [0, 1).
-    #[arg(long, default_value_t = 0.5, value_parser = parse_beta)]
+    #[arg(long, default_value_t = d().beta1, value_parser = parse_beta)]
     pub beta1: f64,
     /// Length of the generator's noise vector.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = d().latent_dim, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub latent_dim: u32,
     /// Seed of everything random: data, initial weights, noise, batch order.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = d().seed)]
     pub seed: u64,
     /// Tensor backend: flex is the fast CPU default, ndarray the plain CPU one, wgpu the GPU.
-    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    #[arg(long, value_enum, default_value_t = d().backend)]
     pub backend: BackendKind,
     /// wgpu adapter: auto, N (the N-th discrete GPU, from 0), discrete:N, integrated:N,
     /// virtual:N, or cpu (a software adapter such as Mesa's lavapipe).
@@ -318,25 +232,25 @@ pub struct TrainArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
     /// Parent folder of run directories.
-    #[arg(long, default_value = "outputs")]
+    #[arg(long, default_value_os_t = d().out)]
     pub out: PathBuf,
     /// Run directory name (default: dataset-arch-activation-seed-timestamp); never overwritten.
     #[arg(long, value_parser = parse_name)]
     pub name: Option<String>,
     /// Write a metrics.csv row every N steps (and at the last step).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = d().log_every, value_parser = clap::value_parser!(u64).range(1..))]
     pub log_every: u64,
     /// Write a fixed-noise sample grid every N steps (0: only at start and end).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = d().sample_every)]
     pub sample_every: u64,
     /// Images in each sample grid.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, default_value_t = d().sample_count, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub sample_count: u32,
     /// Skip the gradient-sparsity probes (they normally run on every logged step).
     #[arg(long)]
     pub no_probes: bool,
     /// A unit counts as persistently dead when dead in each of the last N logged steps.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = d().dead_window, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub dead_window: u32,
     /// No progress bar: a plain line every tenth of the run.
     #[arg(long)]
@@ -345,54 +259,148 @@ pub struct TrainArgs {
     /// coverage; pixel MMD for unlabelled folders), as eval_* columns of metrics.csv and final
     /// values in summary.json. A multiple of --log-every; 0: off. The first use on a dataset
     /// trains its evaluator (about a minute), cached in OUT/.evaluators.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = d().eval_every)]
     pub eval_every: u64,
     /// Generated and real images each --eval-every measurement compares.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=50_000))]
+    #[arg(long, default_value_t = d().eval_samples, value_parser = clap::value_parser!(u32).range(10..=50_000))]
     pub eval_samples: u32,
     /// Write a checkpoint (networks, optimizer states, loop state) every N steps and at the end
     /// (0: only at the end and on Ctrl-C).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = d().checkpoint_every)]
     pub checkpoint_every: u64,
     /// Continue the run in RUN_DIR from its last checkpoint, with its saved settings; --steps
-    /// sets a new total, and --lr, --backend, --threads, --log-every, --sample-every,
-    /// --checkpoint-every, --quiet may change. Settings that define the model or data may not.
+    /// sets a new total, and --lr, --backend, --device, --threads, --log-every,
+    /// --sample-every, --checkpoint-every, --quiet may change. Settings that define the model or
+    /// data may not.
     #[arg(long, value_name = "RUN_DIR")]
-    #[serde(skip)]
     pub resume: Option<PathBuf>,
-    /// The flags given on the command line (as opposed to defaults), for --resume.
-    #[arg(skip)]
-    #[serde(skip)]
-    pub explicit: Vec<String>,
 }
 
-impl Default for TrainArgs {
-    /// Every flag at its default (missing fields of older config.json files get these).
-    fn default() -> Self {
-        Cli::try_parse_from(["gan"]).expect("defaults parse").train
+impl TrainArgs {
+    /// The checked settings these flags give.
+    pub fn settings(&self) -> TrainSettings {
+        TrainSettings {
+            disc_act: self.disc_act,
+            alpha: self.alpha,
+            gen_act: self.gen_act,
+            arch: self.arch,
+            disc_depth: self.disc_depth,
+            no_disc_batch_norm: self.no_disc_batch_norm,
+            dataset: self.dataset,
+            data: self.data.clone(),
+            image_size: self.image_size,
+            channels: self.channels,
+            dataset_size: self.dataset_size,
+            skip_bad_images: self.skip_bad_images,
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            beta1: self.beta1,
+            latent_dim: self.latent_dim,
+            seed: self.seed,
+            backend: self.backend,
+            device: self.device,
+            threads: self.threads,
+            out: self.out.clone(),
+            name: self.name.clone(),
+            log_every: self.log_every,
+            sample_every: self.sample_every,
+            sample_count: self.sample_count,
+            no_probes: self.no_probes,
+            dead_window: self.dead_window,
+            quiet: self.quiet,
+            eval_every: self.eval_every,
+            eval_samples: self.eval_samples,
+            checkpoint_every: self.checkpoint_every,
+        }
     }
 }
 
-/// Parses the command line, noting which training flags were given explicitly.
-pub fn parse() -> Result<Cli, clap::Error> {
+/// What the command line asks for, in the terms of the modules that do it.
+#[derive(Debug)]
+pub enum Action {
+    /// Train (or resume) a run.
+    Train(Job),
+    /// `gan sample`.
+    Sample(sample::Options),
+    /// `gan eval`.
+    Eval(eval::Options),
+    /// `gan compare`.
+    Compare(compare::Options),
+    /// `gan report`.
+    Report(report::Options),
+}
+
+/// Parses the process's command line.
+pub fn parse() -> Result<Action, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// Parses `args` (the program name first), noting which training flags were given explicitly.
+pub fn parse_from<I, T>(args: I) -> Result<Action, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().try_get_matches()?;
-    let mut cli = Cli::from_arg_matches(&matches)?;
-    let explicit = |m: &clap::ArgMatches| -> Vec<String> {
-        m.ids()
-            .filter(|id| {
-                m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
-            })
-            .map(|id| id.as_str().to_string())
-            .collect()
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    // Training flags given on the command line, as opposed to defaults.
+    let given = |m: &clap::ArgMatches| -> Given {
+        Given::of(m.ids().filter_map(|id| {
+            let from_user =
+                m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine);
+            from_user.then(|| Key::from_name(id.as_str())).flatten()
+        }))
     };
-    match (&mut cli.command, matches.subcommand()) {
-        (Some(Command::Train(args)), Some((_, sub))) => args.explicit = explicit(sub),
-        (Some(Command::Compare(args)), Some((_, sub))) => args.train.explicit = explicit(sub),
-        (None, _) => cli.train.explicit = explicit(&matches),
-        _ => {}
-    }
-    Ok(cli)
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let train = |args: TrainArgs, m: &clap::ArgMatches| {
+        Action::Train(Job {
+            settings: args.settings(),
+            given: given(m),
+            resume: args.resume.clone(),
+        })
+    };
+    Ok(match cli.command {
+        None => train(cli.train, &matches),
+        Some(Command::Train(args)) => train(args, sub.unwrap_or(&matches)),
+        Some(Command::Compare(args)) => {
+            if args.train.resume.is_some() {
+                return Err(Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--resume does not apply to gan compare: rerun the same gan compare command to continue it",
+                ));
+            }
+            Action::Compare(compare::Options {
+                acts: args.acts,
+                alphas: args.alphas,
+                seeds: args.seeds,
+                scenario: args.scenario,
+                given: given(sub.unwrap_or(&matches)),
+                train: args.train.settings(),
+            })
+        }
+        Some(Command::Sample(a)) => Action::Sample(sample::Options {
+            run: a.run,
+            n: a.n,
+            seed: a.seed,
+            output: a.output,
+            interpolate: a.interpolate,
+            backend: a.backend,
+            device: a.device,
+        }),
+        Some(Command::Eval(a)) => Action::Eval(eval::Options {
+            run: a.run,
+            samples: a.samples,
+            seed: a.seed,
+            backend: a.backend,
+            device: a.device,
+        }),
+        Some(Command::Report(a)) => Action::Report(report::Options {
+            runs: a.runs,
+            out: a.out,
+        }),
+    })
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {
@@ -440,16 +448,6 @@ fn parse_name(s: &str) -> Result<String, String> {
     }
 }
 
-impl Act {
-    /// Lowercase name as on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Act::Relu => "relu",
-            Act::Leaky => "leaky",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,14 +487,73 @@ mod tests {
         assert!(parse(&["--alpha", "0"]).is_ok());
     }
 
+    fn action(args: &[&str]) -> Action {
+        parse_from(std::iter::once("gan").chain(args.iter().copied())).unwrap()
+    }
+
     #[test]
-    fn adapters_parse() {
-        assert_eq!(parse_adapter("auto"), Ok(Adapter::Auto));
-        assert_eq!(parse_adapter("1"), Ok(Adapter::Discrete(1)));
-        assert_eq!(parse_adapter("integrated:0"), Ok(Adapter::Integrated(0)));
-        assert_eq!(parse_adapter("cpu"), Ok(Adapter::Cpu));
-        for bad in ["gpu", "-1", "discrete:x", "tpu:0", ""] {
-            assert!(parse_adapter(bad).is_err(), "{bad}");
+    fn flags_become_settings_and_given_keys() {
+        let Action::Train(job) = action(&["--disc-act", "relu", "--steps", "7", "--threads", "1"])
+        else {
+            panic!("expected training")
+        };
+        assert_eq!(job.settings.disc_act, Act::Relu);
+        assert_eq!(job.settings.steps, 7);
+        assert_eq!(job.settings.threads, Some(1));
+        assert_eq!(
+            job.given,
+            Given::of([Key::DiscAct, Key::Steps, Key::Threads])
+        );
+        assert_eq!(job.resume, None);
+        let Action::Train(job) = action(&["train", "--resume", "r", "--lr", "1e-3"]) else {
+            panic!("expected training")
+        };
+        assert_eq!(job.resume, Some(PathBuf::from("r")));
+        assert_eq!(job.given, Given::of([Key::Lr]));
+    }
+
+    #[test]
+    fn defaults_are_the_settings_defaults() {
+        let Action::Train(job) = action(&[]) else {
+            panic!("expected training")
+        };
+        assert_eq!(job.settings, TrainSettings::default());
+        assert_eq!(job.given, Given::default());
+    }
+
+    #[test]
+    fn every_training_flag_is_a_setting_key() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let ids: Vec<&str> = cmd
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .filter(|id| !["resume", "help", "version"].contains(id))
+            .collect();
+        for id in &ids {
+            assert!(Key::from_name(id).is_some(), "--{id} has no settings key");
         }
+        assert_eq!(ids.len(), Key::ALL.len());
+    }
+
+    #[test]
+    fn resume_help_names_every_setting_it_may_change() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let help = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "resume")
+            .and_then(|a| a.get_help())
+            .map(|h| h.to_string())
+            .unwrap();
+        for k in Key::ALL.iter().filter(|k| k.role().may_change_on_resume()) {
+            assert!(help.contains(&k.flag()), "--resume help omits {}", k.flag());
+        }
+    }
+
+    #[test]
+    fn compare_refuses_resume() {
+        let args = ["gan", "compare", "--resume", "x"];
+        assert!(parse_from(args).is_err());
     }
 }

@@ -8,7 +8,84 @@ use burn::tensor::wgpu::WgpuBackend;
 
 use burn::tensor::DeviceKind;
 
-use crate::cli::{Adapter, BackendKind};
+use serde::{Deserialize, Serialize};
+
+/// The burn backend that runs the tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn's ndarray CPU backend.
+    Ndarray,
+    /// burn's flex CPU backend, multithreaded and SIMD.
+    Flex,
+    /// GPU through wgpu (Vulkan, Metal or DX12).
+    Wgpu,
+}
+
+impl BackendKind {
+    /// Every backend, in the order `--help` lists them.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Ndarray, BackendKind::Flex, BackendKind::Wgpu];
+
+    /// Name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Flex => "flex",
+            BackendKind::Wgpu => "wgpu",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "burn's ndarray CPU backend (the plain CPU choice)",
+            BackendKind::Flex => {
+                "burn's flex CPU backend, multithreaded and SIMD: the fast CPU choice"
+            }
+            BackendKind::Wgpu => "GPU through wgpu (Vulkan, Metal or DX12)",
+        }
+    }
+}
+
+/// Which wgpu adapter `--device` picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adapter {
+    /// The best one found (high-power GPUs first).
+    #[default]
+    Auto,
+    /// The n-th discrete GPU (0-based).
+    Discrete(usize),
+    /// The n-th integrated GPU.
+    Integrated(usize),
+    /// The n-th virtual GPU.
+    Virtual(usize),
+    /// A CPU (software) adapter, such as Mesa's lavapipe.
+    Cpu,
+}
+
+impl std::str::FromStr for Adapter {
+    type Err = String;
+
+    /// Parses `auto`, `N` (= `discrete:N`), `discrete:N`, `integrated:N`, `virtual:N` or `cpu`.
+    fn from_str(s: &str) -> Result<Adapter, String> {
+        let bad = || {
+            format!(
+                "'{s}' is not an adapter: use auto, N, discrete:N, integrated:N, virtual:N or cpu"
+            )
+        };
+        let index = |n: &str| n.parse::<usize>().map_err(|_| bad());
+        Ok(match s.split_once(':') {
+            None if s == "auto" => Adapter::Auto,
+            None if s == "cpu" => Adapter::Cpu,
+            None => Adapter::Discrete(index(s)?),
+            Some(("discrete", n)) => Adapter::Discrete(index(n)?),
+            Some(("integrated", n)) => Adapter::Integrated(index(n)?),
+            Some(("virtual", n)) => Adapter::Virtual(index(n)?),
+            Some(_) => return Err(bad()),
+        })
+    }
+}
 
 /// An opened device and a human-readable description of it.
 pub struct OpenedDevice {
@@ -127,19 +204,41 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Sizes the CPU thread pool (flex and ndarray use rayon's global pool).
-pub fn set_threads(threads: Option<u32>) {
-    if let Some(n) = threads {
-        // Fails only if the pool already exists, which cannot happen before the first tensor op.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n as usize)
-            .build_global();
+/// Sizes the CPU thread pool (flex, ndarray and the data loaders use rayon's global pool).
+///
+/// The pool is built on first use, so this must run before any parallel work of the process
+/// (data loading included). Asking again for the size the pool already has is fine; asking for
+/// another size once it exists is an error, not a silent mismatch.
+pub fn set_threads(threads: Option<u32>) -> Result<()> {
+    let Some(n) = threads else { return Ok(()) };
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(n as usize)
+        .build_global()
+    {
+        Ok(()) => Ok(()),
+        Err(_) if rayon::current_num_threads() == n as usize => Ok(()),
+        Err(e) => bail!(
+            "--threads {n}: the thread pool already runs {} threads ({e})",
+            rayon::current_num_threads()
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adapters_parse() {
+        let parse = |s: &str| s.parse::<Adapter>();
+        assert_eq!(parse("auto"), Ok(Adapter::Auto));
+        assert_eq!(parse("1"), Ok(Adapter::Discrete(1)));
+        assert_eq!(parse("integrated:0"), Ok(Adapter::Integrated(0)));
+        assert_eq!(parse("cpu"), Ok(Adapter::Cpu));
+        for bad in ["gpu", "-1", "discrete:x", "tpu:0", ""] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn adapter_dump_is_reduced_to_names() {

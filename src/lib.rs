@@ -6,10 +6,14 @@ pub mod compare;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod metric;
 pub mod model;
 pub mod probe;
 pub mod report;
+pub mod rng;
+pub mod run;
 pub mod sample;
+pub mod settings;
 pub mod train;
 
 /// burn's random generator is global per backend: tests that draw from it hold this lock.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use gan::cli::Command;
+use gan::cli::Action;
 
 /// mimalloc keeps freed tensor buffers for reuse; glibc's malloc returns large ones to the OS
 /// and the next step pays page faults and zeroing for fresh memory (~10% of a DCGAN step).
@@ -23,8 +23,8 @@ fn main() -> ExitCode {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
-    let cli = match gan::cli::parse() {
-        Ok(cli) => cli,
+    let action = match gan::cli::parse() {
+        Ok(action) => action,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.exit()
         }
@@ -33,13 +33,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command {
-        None => gan::train::run(&cli.train).map(|r| r.exit_code()),
-        Some(Command::Train(args)) => gan::train::run(&args).map(|r| r.exit_code()),
-        Some(Command::Sample(args)) => gan::sample::run(&args).map(|_| 0),
-        Some(Command::Eval(args)) => gan::eval::run(&args).map(|_| 0),
-        Some(Command::Compare(args)) => gan::compare::run(&args),
-        Some(Command::Report(args)) => gan::report::run(&args).map(|_| 0),
+    let result = match action {
+        Action::Train(job) => gan::train::run(&job).map(|r| r.exit_code()),
+        Action::Sample(opts) => gan::sample::run(&opts).map(|_| 0),
+        Action::Eval(opts) => gan::eval::run(&opts).map(|_| 0),
+        Action::Compare(opts) => gan::compare::run(&opts),
+        Action::Report(opts) => gan::report::run(&opts).map(|_| 0),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -1,37 +1,48 @@
 //! `gan sample`: a grid of samples, or rows of latent interpolations, from a run's generator.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
-use burn::prelude::*;
-use rand::SeedableRng;
+use anyhow::{Context, Result, bail};
 use rand::rngs::StdRng;
 
-use crate::cli::SampleArgs;
-use crate::device;
-use crate::model::{Generator, NetConfig};
-use crate::report::grid::{grid_shape, save_grid_with_cols};
-use crate::train::{checkpoint, normal_values};
+use crate::device::{self, Adapter, BackendKind};
+use crate::rng::{Stream, normal_values};
+use crate::run::RunDir;
+use crate::run::grid::{grid_shape, save_grid_with_cols};
 
-/// Writes the grid `args` asks for and returns its path.
-pub fn run(args: &SampleArgs) -> Result<PathBuf> {
-    let run = &args.run;
-    if !run.is_dir() {
-        bail!("--run {}: no such run directory", run.display());
-    }
-    let net = read_net(run)?;
-    let ckpt = checkpoint::require(run)?;
-    let output = output_path(args)?;
+/// What `gan sample` draws.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run directory whose checkpoint holds the generator.
+    pub run: PathBuf,
+    /// Number of images (with `interpolate`: rounded down to whole rows).
+    pub n: u32,
+    /// Seed of the noise: the same seed gives the same grid.
+    pub seed: u64,
+    /// Where to write the PNG (None: in the run's samples/ folder).
+    pub output: Option<PathBuf>,
+    /// Rows of latent interpolations instead of independent samples.
+    pub interpolate: bool,
+    /// Tensor backend.
+    pub backend: BackendKind,
+    /// wgpu adapter.
+    pub device: Adapter,
+}
 
-    let opened = device::open(args.backend, args.device)?;
-    let dev = opened.device;
-    let g = load_generator(&ckpt, &net, &dev)?;
+/// Writes the grid `opts` asks for and returns its path.
+pub fn run(opts: &Options) -> Result<PathBuf> {
+    let run = RunDir::open(&opts.run, "--run")?;
+    let latent = run.config()?.net.latent_dim;
+    run.checkpoint()?;
+    let output = output_path(opts, &run)?;
 
-    let n = args.n as usize;
-    let latent = net.latent_dim;
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let (z, count, cols) = if args.interpolate {
+    let dev = device::open(opts.backend, opts.device)?.device;
+    let (g, net, step) = run.generator(&dev)?;
+
+    let n = opts.n as usize;
+    let mut rng = Stream::SampleNoise.rng(opts.seed);
+    let (z, count, cols) = if opts.interpolate {
         let (cols, _) = grid_shape(n);
         let rows = (n / cols).max(1);
         (
@@ -42,13 +53,12 @@ pub fn run(args: &SampleArgs) -> Result<PathBuf> {
     } else {
         (normal_values(&mut rng, n * latent), n, grid_shape(n).0)
     };
-    let images = images_of(&g, &net, &z, &dev)?;
+    let images = g.images(&z, &net, &dev)?;
     save_grid_with_cols(&images, count, cols, net.channels, net.image_size, &output)?;
-    let step = checkpoint::read_state(&ckpt)?.step;
     eprintln!(
         "wrote {} ({count} {} from the generator at step {step})",
         output.display(),
-        if args.interpolate {
+        if opts.interpolate {
             "interpolated images"
         } else {
             "samples"
@@ -57,58 +67,8 @@ pub fn run(args: &SampleArgs) -> Result<PathBuf> {
     Ok(output)
 }
 
-/// The generator of checkpoint folder `ckpt`, on `device` (batch norm in inference mode).
-pub fn load_generator(ckpt: &Path, net: &NetConfig, device: &Device) -> Result<Generator> {
-    Generator::new(net, device)?
-        .try_load_file(ckpt.join("generator.bpk"))
-        .map_err(|e| anyhow!("loading {}: {e:?}", ckpt.join("generator.bpk").display()))
-}
-
-/// `n` images (N×C×S×S values in [-1, 1]) from `g`, with noise seeded by `seed`.
-pub fn generate(
-    g: &Generator,
-    net: &NetConfig,
-    n: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<Vec<f32>> {
-    let z = normal_values(&mut StdRng::seed_from_u64(seed), n * net.latent_dim);
-    images_of(g, net, &z, device)
-}
-
-/// G applied to the noise rows in `z` (row-major, `latent_dim` each), 256 at a time.
-fn images_of(g: &Generator, net: &NetConfig, z: &[f32], device: &Device) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(
-        z.len() / net.latent_dim * net.channels * net.image_size * net.image_size,
-    );
-    for rows in z.chunks(256 * net.latent_dim) {
-        let b = rows.len() / net.latent_dim;
-        let z = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [b, net.latent_dim]), device);
-        let images: Vec<f32> = g
-            .forward(z)
-            .into_data()
-            .try_into_vec()
-            .map_err(|e| anyhow!("reading samples from the device: {e:?}"))?;
-        out.extend(images);
-    }
-    Ok(out)
-}
-
-/// The network settings saved in the run's config.json.
-pub fn read_net(run: &Path) -> Result<NetConfig> {
-    let path = run.join("config.json");
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let config: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    let net = config
-        .get("net")
-        .with_context(|| format!("{}: no network settings in it", path.display()))?;
-    serde_json::from_value(net.clone())
-        .with_context(|| format!("{}: unreadable network settings", path.display()))
-}
-
 /// The file to write: --output, else a name in the run's samples/ folder; never an existing one.
-fn output_path(args: &SampleArgs) -> Result<PathBuf> {
+fn output_path(args: &Options, run: &RunDir) -> Result<PathBuf> {
     let path = match &args.output {
         Some(p) => p.clone(),
         None => {
@@ -117,9 +77,7 @@ fn output_path(args: &SampleArgs) -> Result<PathBuf> {
             } else {
                 "sample"
             };
-            args.run
-                .join("samples")
-                .join(format!("{kind}-s{}.png", args.seed))
+            run.samples().join(format!("{kind}-s{}.png", args.seed))
         }
     };
     if path
@@ -166,6 +124,7 @@ fn interpolations(rng: &mut StdRng, rows: usize, cols: usize, latent: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn interpolation_rows_start_and_end_at_their_endpoints() {

@@ -10,9 +10,29 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::cli::{Act, CompareArgs, TrainArgs};
-use crate::train::summary::{Status, Summary};
-use crate::train::{self, Outcome, PlanBar, checkpoint};
+use crate::model::Act;
+use crate::run::lock::Holder;
+use crate::run::{LockError, RunDir, RunLock, Status, checkpoint};
+use crate::settings::{Given, Key, TrainSettings};
+use crate::train::{self, Job, Outcome, PlanBar};
+use scenario::Scenario;
+
+/// What `gan compare` compares.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Discriminator activations to compare.
+    pub acts: Vec<Act>,
+    /// LeakyReLU slopes to compare (empty: the training settings' alpha).
+    pub alphas: Vec<f64>,
+    /// Seeds per configuration: seed, seed+1, ...
+    pub seeds: u32,
+    /// The settings preset.
+    pub scenario: Scenario,
+    /// Training settings shared by every run (`out` is the comparison's folder when given).
+    pub train: TrainSettings,
+    /// The training settings given explicitly (the scenario leaves them as given).
+    pub given: Given,
+}
 
 /// One run of the plan.
 #[derive(Debug, Clone)]
@@ -20,32 +40,29 @@ pub struct Planned {
     /// Folder name under `<out>/runs/`.
     pub name: String,
     /// Its complete settings.
-    pub args: TrainArgs,
+    pub args: TrainSettings,
 }
 
-/// Training flags that `gan compare` sets per run itself.
-const PER_RUN: [(&str, &str); 4] = [
-    ("disc_act", "--acts"),
-    ("name", "the run names it makes"),
-    ("resume", "rerunning the same gan compare command"),
-    ("seed", ""),
+/// Training settings that `gan compare` sets per run itself, and what to use instead.
+const PER_RUN: [(Key, &str); 2] = [
+    (Key::DiscAct, "--acts"),
+    (Key::Name, "the run names it makes"),
 ];
 
 /// The comparison's folder and its runs, in training order (seed-major, so an early stop still
 /// leaves complete seeds to compare).
-pub fn plan(args: &CompareArgs) -> Result<(PathBuf, Vec<Planned>)> {
-    let given = |id: &str| args.train.explicit.iter().any(|e| e == id);
-    for (id, instead) in PER_RUN {
-        if given(id) && !instead.is_empty() {
+pub fn plan(args: &Options) -> Result<(PathBuf, Vec<Planned>)> {
+    for (key, instead) in PER_RUN {
+        if args.given.has(key) {
             bail!(
-                "--{} is set per run by gan compare; use {instead}",
-                id.replace('_', "-")
+                "{} is set per run by gan compare; use {instead}",
+                key.flag()
             );
         }
     }
     let mut base = args.train.clone();
-    scenario::apply(args.scenario, &mut base);
-    let dir = match given("out") {
+    scenario::apply(args.scenario, &mut base, &args.given);
+    let dir = match args.given.has(Key::Out) {
         true => args.train.out.clone(),
         false => args
             .train
@@ -54,7 +71,6 @@ pub fn plan(args: &CompareArgs) -> Result<(PathBuf, Vec<Planned>)> {
     };
     base.out = dir.join("runs");
     base.quiet = true;
-    base.explicit.clear();
     let alphas = match args.alphas.is_empty() {
         true => vec![args.train.alpha],
         false => args.alphas.clone(),
@@ -104,15 +120,14 @@ pub fn plan(args: &CompareArgs) -> Result<(PathBuf, Vec<Planned>)> {
 }
 
 /// The settings that identify a comparison (what a rerun must repeat to continue it).
-fn identity(args: &CompareArgs, runs: &[Planned]) -> Value {
-    let mut settings = serde_json::to_value(&runs[0].args).expect("settings serialise");
-    if let Some(o) = settings.as_object_mut() {
-        // Per run, or free to change between sessions.
-        for k in [
-            "disc_act", "alpha", "seed", "name", "out", "quiet", "threads", "backend", "device",
-        ] {
-            o.remove(k);
-        }
+fn identity(args: &Options, runs: &[Planned]) -> Value {
+    let mut settings = runs[0].args.to_map();
+    // Per run, or free to change between sessions.
+    for k in Key::ALL
+        .iter()
+        .filter(|k| !k.role().identifies_comparison())
+    {
+        settings.remove(k.name());
     }
     json!({
         "scenario": args.scenario,
@@ -160,9 +175,12 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
 fn started_any(dir: &Path) -> bool {
     fs::read_dir(dir.join("runs"))
         .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .any(|e| matches!(found(&e.path()), Found::Done | Found::Resumable))
+            entries.filter_map(|e| e.ok()).any(|e| {
+                matches!(
+                    found(&e.path()),
+                    Found::Done | Found::Resumable | Found::Held(_)
+                )
+            })
         })
         .unwrap_or(false)
 }
@@ -201,27 +219,66 @@ enum Found {
     Resumable,
     /// A folder with neither: left over from a run stopped before its first checkpoint.
     Unusable,
+    /// Another process trains it now: never touched, never counted.
+    Held(Holder),
 }
 
 fn found(dir: &Path) -> Found {
     if !dir.exists() {
         return Found::Nothing;
     }
-    let summary: Option<Summary> = fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    match summary.map(|s| s.status) {
+    let run = match RunDir::open(dir, "run") {
+        Ok(r) => r,
+        Err(_) => return Found::Nothing,
+    };
+    // First: a run in progress says nothing yet, whatever its files say.
+    if let Ok(Some(holder)) = run.in_progress() {
+        return Found::Held(holder);
+    }
+    match status(&run) {
         Some(Status::Finished | Status::Diverged) => Found::Done,
         _ if checkpoint::latest(dir).is_some() => Found::Resumable,
         _ => Found::Unusable,
     }
 }
 
+/// How the run's latest training command ended, from its own summary.json.
+fn status(run: &RunDir) -> Option<Status> {
+    run.summary().ok().flatten().map(|s| s.status)
+}
+
+/// Removes an unusable run folder (stopped before its first checkpoint) under its lock, so
+/// that no other process can be starting it meanwhile. False when another process holds it.
+fn discard(run_dir: &Path) -> Result<bool> {
+    let run = RunDir::open(run_dir, "run")?;
+    let _lock = match run.lock() {
+        Ok(l) => l,
+        Err(LockError::Held { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    // Moved aside first, so the name is free at once and a crash leaves no half-deleted run.
+    let name = run.name();
+    let trash = run_dir.with_file_name(format!(".{name}.{}.old", std::process::id()));
+    fs::rename(run_dir, &trash)
+        .with_context(|| format!("moving the unfinished {} aside", run_dir.display()))?;
+    fs::remove_dir_all(&trash)
+        .with_context(|| format!("removing the unfinished {}", trash.display()))?;
+    Ok(true)
+}
+
+/// Whether `e` says another process holds the run, or created it first (and may have
+/// finished it since).
+fn taken_elsewhere(e: &anyhow::Error, run_dir: &Path) -> bool {
+    e.chain()
+        .any(|c| matches!(c.downcast_ref::<LockError>(), Some(LockError::Held { .. })))
+        || matches!(found(run_dir), Found::Held(_) | Found::Done)
+}
+
 /// `gan compare`: trains what is missing, then writes the report; returns the exit status.
-pub fn run(args: &CompareArgs) -> Result<u8> {
+pub fn run(args: &Options) -> Result<u8> {
     let (dir, runs) = plan(args)?;
     for r in &runs {
-        train::validate(&r.args)?;
+        r.args.validate()?;
     }
     claim(&dir, &identity(args, &runs))?;
     eprintln!(
@@ -230,14 +287,13 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         args.scenario.name(),
         runs.len(),
         runs[0].args.steps,
-        scenario::purpose(args.scenario)
+        scenario::purpose(args.scenario, &runs[0].args)
     );
     let stop = crate::train::interrupt::StopFlag::install()?;
     let started = Instant::now();
     let total: u64 = runs.iter().map(|r| r.args.steps).sum();
     let bar = PlanBar::bar(total);
     let mut offset = 0;
-    let mut dirs = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let run_dir = dir.join("runs").join(&r.name);
         let plan_bar = PlanBar {
@@ -256,22 +312,34 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
             );
             return Ok(crate::train::interrupt::EXIT_CODE);
         }
-        let mut a = r.args.clone();
+        let mut job = Job {
+            settings: r.args.clone(),
+            ..Job::default()
+        };
         match found(&run_dir) {
             Found::Done => {
                 plan_bar.println(&format!("{tag}: reusing the finished run"));
                 bar.set_position(offset);
-                dirs.push(run_dir);
+                continue;
+            }
+            Found::Held(holder) => {
+                plan_bar.println(&format!("{tag}: being trained by {holder}; left to it"));
+                bar.set_position(offset);
                 continue;
             }
             Found::Resumable => {
                 plan_bar.println(&format!("{tag}: resuming from its checkpoint"));
-                a.resume = Some(run_dir.clone());
+                job.resume = Some(run_dir.clone());
             }
             Found::Unusable => {
                 // Stopped before its first checkpoint: nothing in it can be continued.
-                fs::remove_dir_all(&run_dir)
-                    .with_context(|| format!("removing the unfinished {}", run_dir.display()))?;
+                if !discard(&run_dir)? {
+                    plan_bar.println(&format!(
+                        "{tag}: being trained by another process; left to it"
+                    ));
+                    bar.set_position(offset);
+                    continue;
+                }
                 plan_bar.println(&format!(
                     "{tag}: restarting (stopped before any checkpoint)"
                 ));
@@ -279,7 +347,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
             Found::Nothing => plan_bar.println(&format!("{tag}: training")),
         }
         let t = Instant::now();
-        match train::run_in_plan(&a, Some(plan_bar.clone())) {
+        match train::run_in_plan(&job, Some(plan_bar.clone())) {
             Ok(Outcome::Finished(_)) => {
                 plan_bar.println(&format!(
                     "{tag}: done in {:.0} s",
@@ -294,20 +362,60 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
                 );
                 return Ok(crate::train::interrupt::EXIT_CODE);
             }
-            // A diverged run is a result (the report counts it); other errors stop the plan.
-            Err(_) if found(&run_dir) == Found::Done => {
+            // A diverged run is a result (the report counts it), as its own summary says.
+            Err(_)
+                if RunDir::open(&run_dir, "run")
+                    .is_ok_and(|r| status(&r) == Some(Status::Diverged)) =>
+            {
                 plan_bar.println(&format!(
                     "{tag}: diverged (a NaN or infinite loss); the report counts it"
                 ));
+            }
+            // Another process took the run first: it is theirs. Other errors stop the plan.
+            Err(e) if taken_elsewhere(&e, &run_dir) => {
+                plan_bar.println(&format!("{tag}: taken by another process; left to it"));
             }
             Err(e) => {
                 bar.finish_and_clear();
                 return Err(e.context(format!("training {}", r.name)));
             }
         }
-        dirs.push(run_dir);
     }
     bar.finish_and_clear();
+    // The report only when every run of the plan is finished (here or by another process).
+    let mut dirs = Vec::new();
+    let mut pending = Vec::new();
+    for r in &runs {
+        let run_dir = dir.join("runs").join(&r.name);
+        match found(&run_dir) {
+            Found::Done => dirs.push(run_dir),
+            Found::Held(holder) => pending.push(format!("{} (trained by {holder})", r.name)),
+            _ => pending.push(format!("{} (not trained)", r.name)),
+        }
+    }
+    if !pending.is_empty() {
+        eprintln!(
+            "comparison {}: {} of {} runs are not finished yet: {}. The process that finishes \
+             the last of them writes the report (or rerun this command when they are done).",
+            dir.display(),
+            pending.len(),
+            runs.len(),
+            pending.join(", ")
+        );
+        return Ok(0);
+    }
+    // One report writer at a time; a second finds the first writing the same report.
+    let _writing = match RunLock::acquire(&dir) {
+        Ok(l) => l,
+        Err(LockError::Held { holder, .. }) => {
+            eprintln!(
+                "comparison {}: {holder} is writing its report",
+                dir.display()
+            );
+            return Ok(0);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (html, verdicts) = crate::report::build(&dirs, &dir)?;
     for v in &verdicts {
         eprintln!("verdict: {}", v.conclusion);

@@ -9,11 +9,64 @@ pub mod shapes;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::cli::DatasetKind;
+use serde::{Deserialize, Serialize};
+
+use crate::rng::Stream;
+
+/// Where the training images come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    /// Built-in procedurally drawn outlines (circle, square, triangle, cross).
+    Shapes,
+    /// MNIST digits from IDX files.
+    Mnist,
+    /// Fashion-MNIST from IDX files or Debian's dataset-fashion-mnist package.
+    #[serde(rename = "fashion-mnist")]
+    FashionMnist,
+    /// Every image under a folder; sub-folder names become class labels.
+    Folder,
+}
+
+impl DatasetKind {
+    /// Every dataset kind, in the order `--help` lists them.
+    pub const ALL: [DatasetKind; 4] = [
+        DatasetKind::Shapes,
+        DatasetKind::Mnist,
+        DatasetKind::FashionMnist,
+        DatasetKind::Folder,
+    ];
+
+    /// Name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Shapes => "shapes",
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Folder => "folder",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            DatasetKind::Shapes => {
+                "built-in procedurally drawn outlines (circle, square, triangle, cross); no files needed"
+            }
+            DatasetKind::Mnist => {
+                "MNIST digits from IDX files (train-images-idx3-ubyte[.gz] and labels) in --data"
+            }
+            DatasetKind::FashionMnist => {
+                "Fashion-MNIST from IDX files in --data, or from Debian's dataset-fashion-mnist package"
+            }
+            DatasetKind::Folder => {
+                "every image under --data (recursive); sub-folder names become class labels"
+            }
+        }
+    }
+}
 
 /// Images in [-1, 1], stored N×C×H×W contiguously, with one class label each.
 #[derive(Debug, Clone)]
@@ -49,21 +102,6 @@ pub struct Spec {
     pub seed: u64,
     /// Folder data: skip unreadable files.
     pub skip_bad: bool,
-}
-
-impl Spec {
-    /// The data a training run's flags describe.
-    pub fn of(args: &crate::cli::TrainArgs) -> Self {
-        Spec {
-            kind: args.dataset,
-            path: args.data.clone(),
-            size: args.image_size as usize,
-            channels: args.channels.map(|c| c as usize),
-            limit: args.dataset_size.map(|n| n as usize),
-            seed: args.seed,
-            skip_bad: args.skip_bad_images,
-        }
-    }
 }
 
 /// Default number of shapes drawn.
@@ -140,7 +178,7 @@ pub fn subset(n: usize, limit: Option<usize>, seed: u64) -> Vec<usize> {
     let mut all: Vec<usize> = (0..n).collect();
     match limit {
         Some(k) if k < n => {
-            all.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5355_4253_4554_0001));
+            all.shuffle(&mut Stream::Subset.rng(seed));
             all.truncate(k);
             // Keep file order within the subset.
             all.sort_unstable();
@@ -231,11 +269,7 @@ impl Batcher {
         let (epoch, k) = (step / per_epoch, (step % per_epoch) as usize);
         if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
             let mut order: Vec<usize> = (0..self.len).collect();
-            order.shuffle(&mut StdRng::seed_from_u64(stream_seed(
-                self.seed,
-                0x4241_5443_4845_5201,
-                epoch,
-            )));
+            order.shuffle(&mut Stream::BatchOrder.rng_at(self.seed, epoch));
             self.epoch = Some((epoch, order));
         }
         let order = &self.epoch.as_ref().expect("set above").1;
@@ -248,15 +282,6 @@ impl Batcher {
         }
         (out, labels)
     }
-}
-
-/// The seed of item `index` of the random stream `stream` under the run's `seed`.
-pub fn stream_seed(seed: u64, stream: u64, index: u64) -> u64 {
-    // SplitMix64 finaliser: nearby (seed, index) pairs give unrelated seeds.
-    let mut z = seed ^ stream ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 
 use std::f32::consts::{PI, TAU};
 
+use rand::RngExt;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
 use super::Dataset;
+use crate::rng::Stream;
 
 /// The classes of the shapes dataset, in label order.
 pub const CLASSES: [&str; 4] = ["circle", "square", "triangle", "cross"];
@@ -18,7 +19,7 @@ pub const CLASSES: [&str; 4] = ["circle", "square", "triangle", "cross"];
 /// Draws `n` shape images of `size`×`size` pixels, labels cycling through every class.
 pub fn generate(n: usize, size: usize, seed: u64) -> Dataset {
     // A stream of its own, so the data does not change when other seeded draws do.
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5348_4150_4553_0001);
+    let mut rng = Stream::Shapes.rng(seed);
     let mut images = Vec::with_capacity(n * size * size);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {

@@ -13,8 +13,8 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use crate::rng::Stream;
+
 use rand::seq::SliceRandom;
 
 use crate::data::{Batcher, Dataset};
@@ -103,7 +103,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Option<(Evaluator, EvaluatorI
     .with_context(|| format!("{}: not an evaluator description", info_path.display()))?;
     let model = Evaluator::new(info.channels, info.classes.len(), device)
         .try_load_file(dir.join("evaluator.bpk"))
-        .map_err(|e| anyhow!("loading {}: {e:?}", dir.join("evaluator.bpk").display()))?;
+        .map_err(|e| anyhow!("loading {}: {e}", dir.join("evaluator.bpk").display()))?;
     Ok(Some((model, info)))
 }
 
@@ -119,7 +119,7 @@ pub fn train(
     }
     // Held-out tenth for the accuracy; at most 20 000 images to train on keeps this to minutes.
     let mut shuffled: Vec<usize> = (0..data.len).collect();
-    shuffled.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x4556_414c_0001));
+    shuffled.shuffle(&mut Stream::EvaluatorSplit.rng(seed));
     let test_n = (data.len / 10).clamp(1, 5000);
     let (test_idx, train_idx) = shuffled.split_at(test_n);
     let train_idx = &train_idx[..train_idx.len().min(20_000)];
@@ -183,7 +183,7 @@ fn save(model: &Evaluator, info: &EvaluatorInfo, dir: &Path) -> Result<()> {
     model
         .clone()
         .save_file(tmp.join("evaluator.bpk"))
-        .map_err(|e| anyhow!("writing the evaluator: {e:?}"))?;
+        .map_err(|e| anyhow!("writing the evaluator: {e}"))?;
     fs::write(
         tmp.join("info.json"),
         serde_json::to_string_pretty(info)? + "\n",

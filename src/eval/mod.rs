@@ -5,17 +5,19 @@ pub mod evaluator;
 pub mod metrics;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{DatasetKind, EvalArgs, TrainArgs};
-use crate::data::{self, Dataset, subset};
-use crate::device;
+use crate::data::{self, Dataset, DatasetKind, subset};
+use crate::device::{self, Adapter, BackendKind};
+use crate::metric::Metric;
 use crate::model::{Generator, NetConfig};
-use crate::train::checkpoint;
+use crate::rng::{Stream, normal_values};
+use crate::run::RunDir;
+use crate::settings::TrainSettings;
 use evaluator::{Evaluator, EvaluatorInfo, FEATURES};
 use metrics::Features;
 
@@ -98,11 +100,11 @@ impl Reference {
         })
     }
 
-    /// Names of the metrics `quality` fills in, as `Quality`'s field names.
-    pub fn metric_names(&self) -> &'static [&'static str] {
+    /// The metrics `quality` fills in.
+    pub fn metrics(&self) -> &'static [Metric] {
         match self.evaluator {
-            Some(_) => &["fd", "precision", "recall", "class_coverage", "class_kl"],
-            None => &["mmd_pixel"],
+            Some(_) => &Metric::QUALITY_LABELLED,
+            None => &Metric::QUALITY_UNLABELLED,
         }
     }
 
@@ -156,16 +158,15 @@ impl Reference {
 }
 
 impl Quality {
-    /// The value of metric `name` (a field name from `Reference::metric_names`).
-    pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "fd" => self.fd,
-            "precision" => self.precision,
-            "recall" => self.recall,
-            "class_coverage" => self.class_coverage,
-            "class_kl" => self.class_kl,
-            "mmd_pixel" => self.mmd_pixel,
-            "evaluator_accuracy" => self.evaluator_accuracy,
+    /// The value of quality metric `metric`, if measured.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::EvalFd => self.fd,
+            Metric::EvalPrecision => self.precision,
+            Metric::EvalRecall => self.recall,
+            Metric::EvalClassCoverage => self.class_coverage,
+            Metric::EvalClassKl => self.class_kl,
+            Metric::EvalMmdPixel => self.mmd_pixel,
             _ => None,
         }
     }
@@ -177,7 +178,7 @@ pub const DEFAULT_SEED: u64 = 0;
 
 /// The real images a quality measurement compares against: a seeded subset of `n`.
 pub fn real_subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
-    data.select(&subset(data.len, Some(n), seed ^ 0x5245_414c))
+    data.select(&subset(data.len, Some(n), Stream::EvalReal.seed(seed)))
 }
 
 /// Quality measured while training (`--eval-every`): the same real images and generator noise
@@ -189,10 +190,10 @@ pub struct TrainingEval {
 
 impl TrainingEval {
     /// Loads or trains the evaluator for the run's data and embeds the real images.
-    pub fn new(args: &TrainArgs, device: &Device) -> Result<Self> {
-        let data = reference_data(args)?;
-        let samples = (args.eval_samples as usize).min(data.len);
-        let evaluator = evaluator_for(&data, args, &args.out, device)?;
+    pub fn new(settings: &TrainSettings, device: &Device) -> Result<Self> {
+        let data = reference_data(settings)?;
+        let samples = (settings.eval_samples as usize).min(data.len);
+        let evaluator = evaluator_for(&data, settings, &settings.out, device)?;
         let real = real_subset(&data, samples, DEFAULT_SEED);
         Ok(TrainingEval {
             reference: Reference::new(&real, evaluator, device)?,
@@ -200,10 +201,9 @@ impl TrainingEval {
         })
     }
 
-    /// metrics.csv columns: `eval_<metric>`.
-    pub fn columns(&self) -> Vec<String> {
-        let names = self.reference.metric_names();
-        names.iter().map(|n| format!("eval_{n}")).collect()
+    /// The metrics a measurement gives (metrics.csv's `eval_*` columns).
+    pub fn metrics(&self) -> &'static [Metric] {
+        self.reference.metrics()
     }
 
     /// Held-out accuracy of the evaluator, if there is one.
@@ -211,31 +211,42 @@ impl TrainingEval {
         self.reference.evaluator_accuracy()
     }
 
-    /// The number of metrics (columns) a measurement gives.
-    pub fn width(&self) -> usize {
-        self.reference.metric_names().len()
-    }
-
-    /// The metrics of generator `g` (batch norm in inference mode), in `columns` order.
-    pub fn measure(&self, g: &Generator, net: &NetConfig, device: &Device) -> Result<Vec<f64>> {
-        let fake = crate::sample::generate(g, net, self.samples, DEFAULT_SEED, device)?;
+    /// The metrics of generator `g` (batch norm in inference mode).
+    pub fn measure(
+        &self,
+        g: &Generator,
+        net: &NetConfig,
+        device: &Device,
+    ) -> Result<Vec<(Metric, f64)>> {
+        let fake = generate(g, net, self.samples, DEFAULT_SEED, device)?;
         let q = self.reference.quality(&fake, device)?;
         Ok(self
-            .reference
-            .metric_names()
+            .metrics()
             .iter()
-            .map(|n| q.get(n).unwrap_or(f64::NAN))
+            .map(|&m| (m, q.get(m).unwrap_or(f64::NAN)))
             .collect())
     }
+}
+
+/// `n` images (N×C×S×S values in [-1, 1]) from `g`, with noise seeded by `seed`.
+pub fn generate(
+    g: &Generator,
+    net: &NetConfig,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let z = normal_values(&mut Stream::SampleNoise.rng(seed), n * net.latent_dim);
+    g.images(&z, net, device)
 }
 
 /// The real data a run is measured against: its dataset as drawn (shapes) or subset
 /// (--dataset-size) with a fixed seed rather than the run's, so that every seed of a comparison
 /// is measured against the same images by the same evaluator.
-pub fn reference_data(args: &TrainArgs) -> Result<Dataset> {
+pub fn reference_data(settings: &TrainSettings) -> Result<Dataset> {
     let spec = data::Spec {
         seed: DEFAULT_SEED,
-        ..data::Spec::of(args)
+        ..settings.data_spec()
     };
     Ok(data::load(&spec)?.0)
 }
@@ -244,7 +255,7 @@ pub fn reference_data(args: &TrainArgs) -> Result<Dataset> {
 /// None for unlabelled data.
 pub fn evaluator_for(
     data: &Dataset,
-    args: &TrainArgs,
+    args: &TrainSettings,
     out: &Path,
     device: &Device,
 ) -> Result<Option<(Evaluator, EvaluatorInfo)>> {
@@ -290,38 +301,40 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// `gan eval`: measures the run's checkpointed generator and writes `eval/step_NNNNNN.json`.
-pub fn run(args: &EvalArgs) -> Result<Quality> {
-    let run = &args.run;
-    if !run.is_dir() {
-        bail!("--run {}: no such run directory", run.display());
-    }
-    let config_path = run.join("config.json");
-    let config: serde_json::Value = serde_json::from_str(
-        &fs::read_to_string(&config_path)
-            .with_context(|| format!("reading {}", config_path.display()))?,
-    )
-    .with_context(|| format!("{}: not JSON", config_path.display()))?;
-    let train: TrainArgs = serde_json::from_value(config["args"].clone())
-        .with_context(|| format!("{}: unreadable settings", config_path.display()))?;
-    let net = crate::sample::read_net(run)?;
-    let ckpt = checkpoint::require(run)?;
-    let step = checkpoint::read_state(&ckpt)?.step;
+/// What `gan eval` measures.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run directory whose checkpoint holds the generator.
+    pub run: PathBuf,
+    /// Generated and real images compared.
+    pub samples: u32,
+    /// Seed of the generator's noise and of the real images drawn.
+    pub seed: u64,
+    /// Tensor backend.
+    pub backend: BackendKind,
+    /// wgpu adapter.
+    pub device: Adapter,
+}
 
-    let data = reference_data(&train)?;
-    let dev = device::open(args.backend, args.device)?.device;
+/// `gan eval`: measures the run's checkpointed generator and writes `eval/step_NNNNNN.json`.
+pub fn run(opts: &Options) -> Result<Quality> {
+    let run = RunDir::open(&opts.run, "--run")?;
+    let settings = run.config()?.args;
+    run.checkpoint()?;
+    let data = reference_data(&settings)?;
+    let dev = device::open(opts.backend, opts.device)?.device;
     // The evaluator cache sits beside the run directories.
-    let out = run.parent().unwrap_or(Path::new("."));
-    let eval = evaluator_for(&data, &train, out, &dev)?;
-    let n = (args.samples as usize).min(data.len);
-    let real = real_subset(&data, n, args.seed);
-    let g = crate::sample::load_generator(&ckpt, &net, &dev)?;
-    let fake = crate::sample::generate(&g, &net, n, args.seed, &dev)?;
+    let out = run.path().parent().unwrap_or(Path::new("."));
+    let eval = evaluator_for(&data, &settings, out, &dev)?;
+    let n = (opts.samples as usize).min(data.len);
+    let real = real_subset(&data, n, opts.seed);
+    let (g, net, step) = run.generator(&dev)?;
+    let fake = generate(&g, &net, n, opts.seed, &dev)?;
     let q = Reference::new(&real, eval, &dev)?.quality(&fake, &dev)?;
 
-    let dir = run.join("eval");
+    let dir = run.eval_dir();
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("step_{step:06}-s{}-n{n}.json", args.seed));
+    let path = dir.join(format!("step_{step:06}-s{}-n{n}.json", opts.seed));
     fs::write(&path, serde_json::to_string_pretty(&q)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("generator at step {step}, {n} samples: {}", describe(&q));

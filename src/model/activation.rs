@@ -3,7 +3,7 @@
 use burn::nn::{LeakyRelu, LeakyReluConfig, Relu};
 use burn::prelude::*;
 
-use crate::cli::Act;
+use super::Act;
 
 /// A hidden-layer activation chosen at run time.
 #[derive(Module, Debug)]

@@ -232,6 +232,7 @@ mod tests {
 
     #[test]
     fn gathered_conv_matches_burns_conv_and_its_gradients() {
+        let _lock = crate::seed_lock();
         let device = Device::flex().autodiff();
         for (cin, cout, k, s, p, side, bias) in [
             (3, 8, 4, 2, 1, 12, true),
@@ -256,6 +257,7 @@ mod tests {
 
     #[test]
     fn scattered_transposed_conv_matches_burns_and_its_gradients() {
+        let _lock = crate::seed_lock();
         let device = Device::flex().autodiff();
         for (cin, cout, k, s, p, side, bias) in [
             (8, 4, 4, 2, 1, 5, true),
@@ -280,6 +282,7 @@ mod tests {
 
     #[test]
     fn cpu_devices_gather() {
+        let _lock = crate::seed_lock();
         assert!(gathers(&Device::flex()));
         assert!(gathers(&Device::flex().autodiff()));
     }

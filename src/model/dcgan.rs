@@ -246,6 +246,7 @@ mod tests {
 
     #[test]
     fn supported_sizes_split_into_stages() {
+        let _lock = crate::seed_lock();
         assert_eq!(stages(28).unwrap(), (7, 2));
         assert_eq!(stages(32).unwrap(), (4, 3));
         assert_eq!(stages(64).unwrap(), (4, 4));
@@ -257,15 +258,9 @@ mod tests {
 
     fn cfg() -> NetConfig {
         NetConfig {
-            arch: crate::cli::Arch::Dcgan,
-            image_size: 28,
             channels: 3,
             latent_dim: 8,
-            disc_act: crate::cli::Act::Leaky,
-            gen_act: crate::cli::Act::Relu,
-            alpha: 0.2,
-            disc_batch_norm: true,
-            disc_depth: 2,
+            ..NetConfig::default()
         }
     }
 
@@ -282,6 +277,7 @@ mod tests {
 
     #[test]
     fn generator_rows_pass_matches_the_nchw_pass_with_gradients_and_running_stats() {
+        let _lock = crate::seed_lock();
         let device = Device::flex().autodiff();
         let (g1, g2) = twins(|d| DcganGenerator::new(&cfg(), d).unwrap(), &device);
         let z = Tensor::<2>::random([5, 8], burn::tensor::Distribution::Default, &device);
@@ -316,6 +312,7 @@ mod tests {
 
     #[test]
     fn discriminator_rows_pass_matches_the_nchw_pass_with_gradients() {
+        let _lock = crate::seed_lock();
         let device = Device::flex().autodiff();
         let (d1, d2) = twins(|d| DcganDiscriminator::new(&cfg(), d).unwrap(), &device);
         let x = Tensor::<4>::random([6, 3, 28, 28], burn::tensor::Distribution::Default, &device)

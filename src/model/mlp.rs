@@ -92,7 +92,7 @@ impl MlpDiscriminator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Act, Arch};
+    use crate::model::{Act, Arch};
     use crate::probe::SparsityTap;
     use burn::module::Param;
 
@@ -109,14 +109,9 @@ mod tests {
             dev.seed(3);
             let cfg = NetConfig {
                 arch: Arch::Mlp,
-                image_size: 28,
-                channels: 1,
                 latent_dim: 8,
                 disc_act: act,
-                gen_act: Act::Relu,
-                alpha: 0.2,
-                disc_batch_norm: true,
-                disc_depth: 2,
+                ..NetConfig::default()
             };
             let mut d = MlpDiscriminator::new(&cfg, &dev);
             // Unit 5 of the first hidden layer: a bias so negative no input can wake it.

@@ -11,10 +11,71 @@ use anyhow::Result;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Act, Arch};
 use dcgan::{DcganDiscriminator, DcganGenerator};
 use mlp::{MlpDiscriminator, MlpGenerator};
 pub use tap::{NoTap, Tap};
+
+/// A hidden-layer activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Act {
+    /// max(0, x): exactly zero gradient for every non-positive input.
+    Relu,
+    /// x for x > 0, alpha·x otherwise: the gradient never vanishes.
+    Leaky,
+}
+
+impl Act {
+    /// Every activation, in the order `--help` lists them.
+    pub const ALL: [Act; 2] = [Act::Relu, Act::Leaky];
+
+    /// Lowercase name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Act::Relu => "relu",
+            Act::Leaky => "leaky",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            Act::Relu => "max(0, x): exactly zero gradient for every non-positive input",
+            Act::Leaky => "x for x > 0, alpha·x otherwise: the gradient never vanishes",
+        }
+    }
+}
+
+/// The generator/discriminator architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Convolutional DCGAN (strided convolutions, batch norm).
+    Dcgan,
+    /// Fully connected pair.
+    Mlp,
+}
+
+impl Arch {
+    /// Every architecture, in the order `--help` lists them.
+    pub const ALL: [Arch; 2] = [Arch::Dcgan, Arch::Mlp];
+
+    /// Lowercase name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Dcgan => "dcgan",
+            Arch::Mlp => "mlp",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            Arch::Dcgan => "convolutional DCGAN (strided convolutions, batch norm)",
+            Arch::Mlp => "fully connected pair (two hidden layers each, --disc-depth for D)",
+        }
+    }
+}
 
 /// Everything that defines the two networks' shapes and activations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +99,23 @@ pub struct NetConfig {
     /// Hidden layers of the discriminator (mlp only).
     #[serde(default = "default_disc_depth")]
     pub disc_depth: usize,
+}
+
+impl Default for NetConfig {
+    /// The default training's networks: DCGAN-28 on one channel, LeakyReLU(0.2) in D.
+    fn default() -> Self {
+        NetConfig {
+            arch: Arch::Dcgan,
+            image_size: 28,
+            channels: 1,
+            latent_dim: 100,
+            disc_act: Act::Leaky,
+            gen_act: Act::Relu,
+            alpha: 0.2,
+            disc_batch_norm: true,
+            disc_depth: 2,
+        }
+    }
 }
 
 /// Runs from before `disc_depth` existed had two hidden layers.
@@ -70,6 +148,25 @@ impl Generator {
             Generator::Dcgan(g) => g.forward(z),
             Generator::Mlp(g) => g.forward(z),
         }
+    }
+
+    /// The images (N×C×S×S values on the host) of the noise rows in `z` (row-major,
+    /// `net.latent_dim` each), 256 at a time.
+    pub fn images(&self, z: &[f32], net: &NetConfig, device: &Device) -> Result<Vec<f32>> {
+        let latent = net.latent_dim;
+        let image = net.channels * net.image_size * net.image_size;
+        let mut out = Vec::with_capacity(z.len() / latent * image);
+        for rows in z.chunks(256 * latent) {
+            let b = rows.len() / latent;
+            let z = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [b, latent]), device);
+            let images: Vec<f32> = self
+                .forward(z)
+                .into_data()
+                .try_into_vec()
+                .map_err(|e| anyhow::anyhow!("reading samples from the device: {e:?}"))?;
+            out.extend(images);
+        }
+        Ok(out)
     }
 }
 
@@ -117,14 +214,9 @@ mod tests {
     fn cfg(arch: Arch, disc_act: Act) -> NetConfig {
         NetConfig {
             arch,
-            image_size: 28,
-            channels: 1,
             latent_dim: 8,
             disc_act,
-            gen_act: Act::Relu,
-            alpha: 0.2,
-            disc_batch_norm: true,
-            disc_depth: 2,
+            ..NetConfig::default()
         }
     }
 
@@ -134,6 +226,7 @@ mod tests {
 
     #[test]
     fn leaky_passes_negatives_at_slope_alpha_and_relu_blocks_them() {
+        let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
         let input = [-2.0, -0.5, 0.0, 1.5];
         for (act, want_out, want_grad) in [

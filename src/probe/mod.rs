@@ -14,10 +14,7 @@ use burn::tensor::Gradients;
 
 use crate::model::Tap;
 
-/// Name of hidden layer `l` (0-based) in metrics columns: h1, h2, ...
-pub fn layer_name(l: usize) -> String {
-    format!("h{}", l + 1)
-}
+pub use crate::metric::layer_name;
 
 /// A `Tap` that records each hidden layer's pre-activation signs and adds the gradient probes.
 pub struct SparsityTap {
@@ -333,6 +330,7 @@ mod tests {
 
     #[test]
     fn counts_known_zeros_signs_and_dead_units_exactly() {
+        let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
         // Two samples, three units: unit 1 is never positive (dead).
         let z = Tensor::<2>::from_floats([[1.0, -1.0, 0.0], [2.0, -3.0, 4.0]], &dev).require_grad();
@@ -352,6 +350,7 @@ mod tests {
 
     #[test]
     fn two_forwards_of_one_layer_add_up() {
+        let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
         let mut tap = SparsityTap::new(&dev);
         // Unit 0 positive only in the second batch: not dead over the whole update.
@@ -365,6 +364,7 @@ mod tests {
 
     #[test]
     fn interpret_turns_counts_into_fractions() {
+        let _lock = crate::seed_lock();
         let dev = Device::flex();
         let p = ProbeTensors {
             d: DStats {
@@ -399,6 +399,7 @@ mod tests {
 
     #[test]
     fn image_probe_measures_the_gradient_norm_per_sample() {
+        let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
         let x = Tensor::<4>::zeros([2, 1, 2, 2], &dev);
         let (x, probe) = ImageProbe::attach(x);
@@ -432,6 +433,7 @@ mod param_tests {
 
     #[test]
     fn param_grad_zeros_counts_exactly() {
+        let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
         let lin = LinearConfig::new(2, 2).init(&dev);
         let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, -1.0]], &dev);

@@ -2,129 +2,47 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::Act;
-use crate::train::summary::Status;
+use crate::metric::{Cell, Metric, Take};
+use crate::model::Act;
+use crate::run::Status;
+use crate::settings::Key;
 
 use super::runs::Run;
 use super::stats::MeanStd;
 
-/// Which value of a metric a run contributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Take {
-    /// Mean over the run's logged steps.
-    Mean,
-    /// Value at the last step it was measured.
-    Last,
-}
-
-/// A number in the report's table: which column, how it is reduced, how it is shown.
+/// A number in the report's table: a metric, how it is reduced, how it is shown.
 #[derive(Debug, Clone, Copy)]
-pub struct Metric {
-    /// metrics.csv column.
-    pub column: &'static str,
-    /// Mean over the run or final value.
-    pub take: Take,
-    /// Table heading.
-    pub heading: &'static str,
-    /// Decimals shown.
-    pub digits: usize,
+pub struct TableMetric {
+    /// The metric.
+    pub metric: Metric,
+    /// Reduction, heading and decimals.
+    pub cell: Cell,
 }
 
-/// The table's metrics, in order; those no run has are left out.
-pub const METRICS: &[Metric] = &[
-    Metric {
-        column: "d_grad_zero",
-        take: Take::Mean,
-        heading: "D grad zeros (mean)",
-        digits: 3,
-    },
-    Metric {
-        column: "d_grad_zero",
-        take: Take::Last,
-        heading: "D grad zeros (final)",
-        digits: 3,
-    },
-    Metric {
-        column: "d_dead_units_persistent",
-        take: Take::Last,
-        heading: "dead units (final)",
-        digits: 3,
-    },
-    Metric {
-        column: "g_signal_norm",
-        take: Take::Mean,
-        heading: "G signal norm (mean)",
-        digits: 4,
-    },
-    Metric {
-        column: "loss_d",
-        take: Take::Last,
-        heading: "loss D (final)",
-        digits: 3,
-    },
-    Metric {
-        column: "loss_g",
-        take: Take::Last,
-        heading: "loss G (final)",
-        digits: 3,
-    },
-    Metric {
-        column: "eval_fd",
-        take: Take::Last,
-        heading: "FD (final)",
-        digits: 2,
-    },
-    Metric {
-        column: "eval_precision",
-        take: Take::Last,
-        heading: "precision",
-        digits: 3,
-    },
-    Metric {
-        column: "eval_recall",
-        take: Take::Last,
-        heading: "recall",
-        digits: 3,
-    },
-    Metric {
-        column: "eval_class_coverage",
-        take: Take::Last,
-        heading: "class coverage",
-        digits: 2,
-    },
-    Metric {
-        column: "eval_class_kl",
-        take: Take::Last,
-        heading: "class KL",
-        digits: 3,
-    },
-    Metric {
-        column: "eval_mmd_pixel",
-        take: Take::Last,
-        heading: "pixel MMD²",
-        digits: 4,
-    },
-    Metric {
-        column: "step_ms",
-        take: Take::Mean,
-        heading: "ms/step",
-        digits: 0,
-    },
-];
+/// The table's metrics, in `Metric::ALL` order; those no run has are left out when shown.
+pub fn table() -> Vec<TableMetric> {
+    Metric::ALL
+        .into_iter()
+        .flat_map(|metric| {
+            metric
+                .shown()
+                .table
+                .iter()
+                .map(move |&cell| TableMetric { metric, cell })
+        })
+        .collect()
+}
 
-impl Metric {
-    /// A key unique among `METRICS`.
+impl TableMetric {
+    /// A key unique among the table's metrics: `eval_fd:last`.
     pub fn key(&self) -> String {
-        match self.take {
-            Take::Mean => format!("{}:mean", self.column),
-            Take::Last => format!("{}:last", self.column),
-        }
+        self.metric.key(self.cell.take)
     }
 
     /// This metric's value for `run`, from its summary.json.
     pub fn of(&self, run: &Run) -> Option<f64> {
-        let stat = run.summary.metrics.get(self.column)?;
-        Some(match self.take {
+        let stat = run.summary.metrics.get(self.metric.name())?;
+        Some(match self.cell.take {
             Take::Mean => stat.mean,
             Take::Last => stat.last,
         })
@@ -162,37 +80,17 @@ pub struct GroupStats {
     pub metrics: BTreeMap<String, MeanStd>,
 }
 
-/// Settings that do not make two runs different configurations.
-const NOT_CONFIGURATION: &[&str] = &[
-    "seed",
-    "name",
-    "out",
-    "quiet",
-    "threads",
-    "backend",
-    "device",
-    "log_every",
-    "sample_every",
-    "checkpoint_every",
-    "eval_every",
-    "sample_count",
-    "disc_act",
-    "alpha",
-];
-
 /// Groups `runs` by their settings apart from the seed (and bookkeeping), in first-seen order.
 pub fn group(runs: Vec<Run>) -> Vec<Group> {
     let settings = |r: &Run| -> BTreeMap<String, serde_json::Value> {
         // Settings that cannot be serialised (a non-UTF-8 path) compare as absent.
-        let v = serde_json::to_value(&r.args).unwrap_or_default();
-        v.as_object()
-            .map(|o| {
-                o.iter()
-                    .filter(|(k, _)| !NOT_CONFIGURATION.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let v = r.args.to_map();
+        // Only the settings that define a configuration (not the seed, the arm, the machine).
+        Key::ALL
+            .iter()
+            .filter(|k| k.role().defines_configuration())
+            .filter_map(|k| Some((k.name().to_string(), v.get(k.name())?.clone())))
+            .collect()
     };
     let all: Vec<_> = runs.iter().map(settings).collect();
     // Settings whose values differ between runs name the groups.
@@ -248,7 +146,7 @@ impl Group {
             .filter(|r| r.summary.status != Status::Diverged)
             .collect();
         let mut metrics = BTreeMap::new();
-        for m in METRICS {
+        for m in table() {
             let values: Vec<f64> = ok.iter().filter_map(|r| m.of(r)).collect();
             if let Some(s) = MeanStd::of(&values) {
                 metrics.insert(m.key(), s);

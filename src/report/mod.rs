@@ -2,8 +2,6 @@
 //! (`gan report`, and the end of `gan compare`).
 
 pub mod document;
-pub mod gif;
-pub mod grid;
 pub mod groups;
 pub mod plot;
 pub mod runs;
@@ -16,52 +14,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::metric::{Column, Metric, Take};
+use crate::model::Act;
 use document::Block;
-use groups::{Group, METRICS};
+use groups::Group;
 use runs::Run;
 use stats::MeanStd;
-
-/// Curves over steps the report plots, when the runs have them: column, title, y axis.
-const CURVES: &[(&str, &str, &str)] = &[
-    (
-        "d_grad_zero",
-        "Discriminator gradient zeros (all layers)",
-        "fraction exactly 0",
-    ),
-    (
-        "d_dead_units_persistent",
-        "Persistently dead units (all layers)",
-        "fraction of units",
-    ),
-    (
-        "g_signal_norm",
-        "Generator's learning signal ‖dL_G/dx‖",
-        "mean L2 norm",
-    ),
-    ("loss_d", "Discriminator loss", "BCE"),
-    ("loss_g", "Generator loss", "BCE"),
-    (
-        "eval_fd",
-        "Fréchet distance (evaluator features)",
-        "FD (lower is better)",
-    ),
-    (
-        "eval_precision",
-        "Precision (k-NN manifold)",
-        "share of samples",
-    ),
-    (
-        "eval_recall",
-        "Recall (k-NN manifold)",
-        "share of real images",
-    ),
-    ("eval_class_coverage", "Class coverage", "share of classes"),
-    (
-        "eval_mmd_pixel",
-        "Pixel-space MMD²",
-        "MMD² (lower is better)",
-    ),
-];
 
 /// Builds the report of the runs in `dirs` into `out` (report.html, report.md, report.json,
 /// plots/, media/); returns the path of report.html and the verdicts.
@@ -112,8 +70,8 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
     }
 
     // The table: metrics any group has, mean ± std over seeds.
-    let shown: Vec<_> = METRICS
-        .iter()
+    let shown: Vec<_> = groups::table()
+        .into_iter()
         .filter(|m| stats.iter().any(|s| s.metrics.contains_key(&m.key())))
         .collect();
     let mut header = vec![
@@ -121,13 +79,13 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
         "runs".into(),
         "diverged".into(),
     ];
-    header.extend(shown.iter().map(|m| m.heading.to_string()));
+    header.extend(shown.iter().map(|m| m.cell.heading.to_string()));
     let rows = stats
         .iter()
         .map(|s| {
             let mut row = vec![s.label.clone(), s.runs.to_string(), s.diverged.to_string()];
             row.extend(shown.iter().map(|m| match s.metrics.get(&m.key()) {
-                Some(v) => v.show(m.digits),
+                Some(v) => v.show(m.cell.digits),
                 None => "–".into(),
             }));
             row
@@ -146,11 +104,12 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
     blocks.push(Block::Table(header, rows));
 
     // Cost: step_ms leaves out sampling, checkpoints and quality measurement.
-    let cost = |s: &groups::GroupStats| s.metrics.get("step_ms:mean").copied();
+    let cost_key = Metric::StepMs.key(Take::Mean);
+    let cost = |s: &groups::GroupStats| s.metrics.get(&cost_key).copied();
     let base = |setting: &str| {
         stats
             .iter()
-            .find(|s| s.act == crate::cli::Act::Relu && s.setting == setting)
+            .find(|s| s.act == Act::Relu && s.setting == setting)
             .and_then(cost)
     };
     blocks.push(Block::Heading(2, "Cost per training step".into()));
@@ -198,34 +157,27 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
         2,
         "Training curves (mean, band = ± std over seeds)".into(),
     ));
-    let mut curves: Vec<(String, String, String)> = CURVES
+    // The totals, each followed by its layers (every layer any run has, in order).
+    let mut layer_columns: Vec<Column> = groups
         .iter()
-        .map(|(c, t, y)| (c.to_string(), t.to_string(), y.to_string()))
+        .flat_map(|g| &g.runs)
+        .flat_map(|r| r.columns.iter().filter_map(|c| Column::parse(c)))
+        .filter(|c| c.layer.is_some() && c.metric.shown().layer_curve.is_some())
         .collect();
-    // Per-layer sparsity and dead units (every layer any run has), after the totals.
-    let mut layer_columns: Vec<String> = Vec::new();
-    for r in groups.iter().flat_map(|g| &g.runs) {
-        for c in &r.columns {
-            let per_layer =
-                c.starts_with("d_grad_zero_") || c.starts_with("d_dead_units_persistent_");
-            if per_layer && !layer_columns.contains(c) {
-                layer_columns.push(c.clone());
+    layer_columns.sort();
+    layer_columns.dedup();
+    let mut curves: Vec<(String, String, String)> = Vec::new();
+    for m in Metric::ALL {
+        let shown = m.shown();
+        if let Some((title, y)) = shown.curve {
+            curves.push((m.name().to_string(), title.to_string(), y.to_string()));
+        }
+        if let Some(title) = shown.layer_curve {
+            for c in layer_columns.iter().filter(|c| c.metric == m) {
+                let layer = crate::metric::layer_name(c.layer.unwrap_or(0));
+                curves.push((c.name(), format!("{title} {layer}"), "fraction".into()));
             }
         }
-    }
-    // Grouped by metric, layers in order (h1, h2, ..., h10).
-    layer_columns.sort_by_key(|c| {
-        let (what, layer) = c.rsplit_once('_').unwrap_or((c, ""));
-        let n: usize = layer.trim_start_matches('h').parse().unwrap_or(0);
-        (what != "d_grad_zero", n)
-    });
-    for (i, c) in layer_columns.iter().enumerate() {
-        let (what, layer) = c.rsplit_once('_').unwrap_or((c, ""));
-        let title = match what {
-            "d_grad_zero" => format!("Gradient zeros, layer {layer}"),
-            _ => format!("Persistently dead units, layer {layer}"),
-        };
-        curves.insert(2 + i, (c.clone(), title, "fraction".into()));
     }
     let mut plots = Vec::new();
     for (column, title, y) in &curves {
@@ -386,7 +338,17 @@ fn write(path: &Path, text: &str) -> Result<()> {
 }
 
 /// `gan report`: the report of existing run directories.
-pub fn run(args: &crate::cli::ReportArgs) -> Result<PathBuf> {
+/// What `gan report` reports on.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run directories to compare.
+    pub runs: Vec<PathBuf>,
+    /// Folder for the report (None: outputs/report-<timestamp>).
+    pub out: Option<PathBuf>,
+}
+
+/// `gan report`: builds the report of `args.runs`; returns the path of report.html.
+pub fn run(args: &Options) -> Result<PathBuf> {
     let out = match &args.out {
         Some(o) => o.clone(),
         None => PathBuf::from("outputs").join(format!(

@@ -1,22 +1,23 @@
 //! A finished (or stopped) run directory as the report reads it: settings, summary, metrics.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::cli::{Act, TrainArgs};
-use crate::train::summary::Summary;
+use crate::run::{RunDir, Status, Summary};
+use crate::settings::TrainSettings;
 
 /// One run directory, read whole.
 #[derive(Debug, Clone)]
 pub struct Run {
     /// The run directory.
     pub dir: PathBuf,
+    /// Its files.
+    files: RunDir,
     /// Its folder name.
     pub name: String,
     /// The training settings in its config.json.
-    pub args: TrainArgs,
+    pub args: TrainSettings,
     /// Its summary.json.
     pub summary: Summary,
     /// metrics.csv header without `step`.
@@ -29,23 +30,18 @@ impl Run {
     /// Reads the run in `dir`; a run that never wrote summary.json (still training, or killed)
     /// is refused with a one-line reason.
     pub fn load(dir: &Path) -> Result<Run> {
-        if !dir.is_dir() {
-            bail!("{}: no such run directory", dir.display());
+        let run = RunDir::open(dir, "run")?;
+        if let Some(holder) = run.in_progress()? {
+            bail!(
+                "{} is still training ({holder}); wait for it to finish or leave it out",
+                dir.display()
+            );
         }
-        let read = |file: &str| -> Result<serde_json::Value> {
-            let path = dir.join(file);
-            let text = fs::read_to_string(&path)
-                .with_context(|| format!("{}: not a finished run (no {file})", dir.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+        let args = run.config()?.args;
+        let Some(summary) = run.summary()? else {
+            bail!("{}: not a finished run (no summary.json)", dir.display());
         };
-        let config = read("config.json")?;
-        let args: TrainArgs =
-            serde_json::from_value(config["args"].clone()).with_context(|| {
-                format!("{}: unreadable settings", dir.join("config.json").display())
-            })?;
-        let summary: Summary = serde_json::from_value(read("summary.json")?)
-            .with_context(|| format!("{}: unreadable", dir.join("summary.json").display()))?;
-        if summary.status == crate::train::summary::Status::Interrupted {
+        if summary.status == Status::Interrupted {
             bail!(
                 "{} was interrupted after {} of {} steps; finish it (gan --resume {}) or leave it out",
                 dir.display(),
@@ -54,14 +50,11 @@ impl Run {
                 dir.display()
             );
         }
-        let (columns, rows) = read_metrics(&dir.join("metrics.csv"))?;
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string());
+        let (columns, rows) = read_metrics(&run.metrics_path())?;
         Ok(Run {
             dir: dir.to_path_buf(),
-            name,
+            name: run.name(),
+            files: run,
             args,
             summary,
             columns,
@@ -84,19 +77,19 @@ impl Run {
     /// The activation under comparison, as a label: `relu` or `leaky α=0.2`.
     pub fn activation_label(&self) -> String {
         match self.args.disc_act {
-            Act::Relu => "relu".into(),
-            Act::Leaky => format!("leaky α={}", self.args.alpha),
+            crate::model::Act::Relu => "relu".into(),
+            crate::model::Act::Leaky => format!("leaky α={}", self.args.alpha),
         }
     }
 
     /// The final sample grid.
     pub fn final_grid(&self) -> PathBuf {
-        self.dir.join("samples").join("final.png")
+        self.files.final_grid()
     }
 
     /// The animation of the sample grids.
     pub fn progress_gif(&self) -> PathBuf {
-        self.dir.join("progress.gif")
+        self.files.progress_gif()
     }
 }
 
@@ -105,7 +98,7 @@ type Row = (u64, Vec<f64>);
 
 /// metrics.csv: column names (without `step`) and rows (empty cells read as NaN).
 fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Row>)> {
-    let (header, rows) = crate::train::metrics::read(path)?;
+    let (header, rows) = crate::run::metrics::read(path)?;
     let rows = rows
         .into_iter()
         .map(|r| (r[0] as u64, r[1..].to_vec()))

@@ -1,6 +1,7 @@
 //! The plain-language verdict: what the numbers say about ReLU vs LeakyReLU, and no more.
 
-use crate::cli::Act;
+use crate::metric::{Metric, Take};
+use crate::model::Act;
 
 use super::groups::GroupStats;
 use super::stats::{Difference, MeanStd, difference};
@@ -66,12 +67,13 @@ type QualityOutcome = (Difference, Option<Act>, &'static str, MeanStd, MeanStd);
 
 /// The comparison of one relu group with one leaky group.
 pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
-    let get = |g: &GroupStats, key: &str| g.metrics.get(key).copied();
+    let get = |g: &GroupStats, m: Metric, t: Take| g.metrics.get(&m.key(t)).copied();
     let name = &leaky.label;
     let mut findings = Vec::new();
 
     // Sparsity: the premise of the folklore.
-    let sparsity = get(relu, "d_grad_zero:mean").zip(get(leaky, "d_grad_zero:mean"));
+    let sparsity =
+        get(relu, Metric::DGradZero, Take::Mean).zip(get(leaky, Metric::DGradZero, Take::Mean));
     if let Some((r, l)) = sparsity {
         findings.push(format!(
             "Gradient sparsity: with relu, {} of the discriminator's activation gradients were \
@@ -84,9 +86,11 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
     // "Sparser" is said only where the numbers show it.
     let relu_sparser =
         sparsity.is_some_and(|(r, l)| r.mean > l.mean && difference(&r, &l) == Difference::Clear);
-    if let Some((r, l)) =
-        get(relu, "d_dead_units_persistent:last").zip(get(leaky, "d_dead_units_persistent:last"))
-    {
+    if let Some((r, l)) = get(relu, Metric::DDeadUnitsPersistent, Take::Last).zip(get(
+        leaky,
+        Metric::DDeadUnitsPersistent,
+        Take::Last,
+    )) {
         findings.push(format!(
             "Persistently dead units at the end: {} (relu) vs {} ({name}): {}.",
             pct(r.mean),
@@ -96,12 +100,9 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
     }
 
     // Quality: the folklore's conclusion.
-    let quality = [
-        ("eval_fd:last", "FD"),
-        ("eval_mmd_pixel:last", "pixel MMD²"),
-    ]
-    .into_iter()
-    .find_map(|(key, what)| Some((what, get(relu, key)?, get(leaky, key)?)));
+    let quality = [(Metric::EvalFd, "FD"), (Metric::EvalMmdPixel, "pixel MMD²")]
+        .into_iter()
+        .find_map(|(m, what)| Some((what, get(relu, m, Take::Last)?, get(leaky, m, Take::Last)?)));
     let mut quality_outcome: Option<QualityOutcome> = None;
     if let Some((what, r, l)) = quality {
         let d = difference(&r, &l);
@@ -118,11 +119,11 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
             judged(&r, &l)
         ));
         for (key, what) in [
-            ("eval_precision:last", "precision"),
-            ("eval_recall:last", "recall"),
-            ("eval_class_coverage:last", "class coverage"),
+            (Metric::EvalPrecision, "precision"),
+            (Metric::EvalRecall, "recall"),
+            (Metric::EvalClassCoverage, "class coverage"),
         ] {
-            if let Some((r, l)) = get(relu, key).zip(get(leaky, key)) {
+            if let Some((r, l)) = get(relu, key, Take::Last).zip(get(leaky, key, Take::Last)) {
                 findings.push(format!(
                     "Final {what}: {} (relu) vs {} ({name}): {}.",
                     r.show(3),
@@ -143,7 +144,7 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats) -> Verdict {
     }
 
     // Cost: the mean of step_ms, which leaves out sampling, checkpoints and quality measurement.
-    let cost = get(relu, "step_ms:mean").zip(get(leaky, "step_ms:mean"));
+    let cost = get(relu, Metric::StepMs, Take::Mean).zip(get(leaky, Metric::StepMs, Take::Mean));
     if let Some((r, l)) = cost {
         findings.push(format!(
             "Cost: {:.0} ms/step (relu) vs {:.0} ms/step ({name}), {:+.1}%: {}.",

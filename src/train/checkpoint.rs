@@ -1,111 +1,40 @@
-//! Checkpoints: both networks, both Adam states and the loop state, written atomically.
-//!
-//! Layout under the run directory: `checkpoint/` holds `generator.bpk`, `discriminator.bpk`,
-//! `optim_g.bpk`, `optim_d.bpk` (burn's burnpack records) and `state.json`, written last. A new
-//! checkpoint is assembled in `checkpoint.tmp/` and swapped in by renames, so a crash at any
-//! moment leaves `checkpoint/` or `checkpoint.old/` complete and loadable.
+//! Checkpoints of training: both networks, both Adam states and the loop state, written into
+//! the run's checkpoint folder (`run::checkpoint` owns its layout and the atomic swap).
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::step::Gan;
-
-/// Folder of the current checkpoint.
-pub const DIR: &str = "checkpoint";
-const TMP: &str = "checkpoint.tmp";
-const OLD: &str = "checkpoint.old";
-const STATE: &str = "state.json";
-
-/// The loop state beside the weights: everything else a resumed run needs to continue exactly.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct State {
-    /// Steps completed.
-    pub step: u64,
-    /// The fixed sample noise, `sample_count × latent_dim` row-major.
-    pub fixed_z: Vec<f32>,
-    /// Dead-unit masks of the last logged steps, oldest first (per step, per layer, per unit).
-    pub dead_history: Vec<Vec<Vec<bool>>>,
-    /// Seconds spent training so far.
-    pub train_seconds: f64,
-    /// Data order and noise are drawn per step from streams seeded by (seed, step), so this
-    /// seed and `step` are the whole random state.
-    pub seed: u64,
-}
+use crate::run::checkpoint::{self as folder, DISCRIMINATOR, GENERATOR, OPTIM_D, OPTIM_G, State};
 
 /// Writes a checkpoint of `gan` and `state` into `run/checkpoint/`, atomically.
 pub fn save(run: &Path, gan: &Gan, state: &State) -> Result<()> {
-    let tmp = run.join(TMP);
-    if tmp.exists() {
-        // Left by a crash during an earlier write.
-        fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-    }
-    fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let record_err = |what: &str| {
-        let p = tmp.join(what);
-        move |e| anyhow!("writing {}: {e:?}", p.display())
-    };
-    // valid() applies the batch-norm running statistics still pending from the last step;
-    // a plain clone would store stale ones.
-    gan.g
-        .valid()
-        .save_file(tmp.join("generator.bpk"))
-        .map_err(record_err("generator.bpk"))?;
-    gan.d
-        .valid()
-        .save_file(tmp.join("discriminator.bpk"))
-        .map_err(record_err("discriminator.bpk"))?;
-    gan.opt_g
-        .save(tmp.join("optim_g.bpk"))
-        .map_err(record_err("optim_g.bpk"))?;
-    gan.opt_d
-        .save(tmp.join("optim_d.bpk"))
-        .map_err(record_err("optim_d.bpk"))?;
-    let state_path = tmp.join(STATE);
-    fs::write(&state_path, serde_json::to_string(state)?)
-        .with_context(|| format!("writing {}", state_path.display()))?;
-    sync_dir(&tmp);
-
-    let (cur, old) = (run.join(DIR), run.join(OLD));
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    }
-    if cur.exists() {
-        fs::rename(&cur, &old).with_context(|| format!("moving {}", cur.display()))?;
-    }
-    fs::rename(&tmp, &cur).with_context(|| format!("moving {}", tmp.display()))?;
-    sync_dir(run);
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    }
-    Ok(())
-}
-
-/// Best effort: make the renames durable before going on.
-fn sync_dir(dir: &Path) {
-    if let Ok(f) = fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
-}
-
-/// The newest complete checkpoint folder of `run`: `checkpoint/`, else `checkpoint.old/`.
-pub fn latest(run: &Path) -> Option<PathBuf> {
-    [DIR, OLD]
-        .iter()
-        .map(|d| run.join(d))
-        .find(|d| d.join(STATE).is_file())
-}
-
-/// Reads the loop state of a checkpoint folder.
-pub fn read_state(ckpt: &Path) -> Result<State> {
-    let path = ckpt.join(STATE);
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a gan checkpoint state", path.display()))
+    folder::write(run, state, |tmp| {
+        let record_err = |what: &str| {
+            let p = tmp.join(what);
+            move |e| anyhow!("writing {}: {}", p.display(), record_message(&e))
+        };
+        // valid() applies the batch-norm running statistics still pending from the last step;
+        // a plain clone would store stale ones.
+        gan.g
+            .valid()
+            .save_file(tmp.join(GENERATOR))
+            .map_err(record_err(GENERATOR))?;
+        gan.d
+            .valid()
+            .save_file(tmp.join(DISCRIMINATOR))
+            .map_err(record_err(DISCRIMINATOR))?;
+        gan.opt_g
+            .save(tmp.join(OPTIM_G))
+            .map_err(record_err(OPTIM_G))?;
+        gan.opt_d
+            .save(tmp.join(OPTIM_D))
+            .map_err(record_err(OPTIM_D))?;
+        Ok(())
+    })
 }
 
 fn load_err(
@@ -113,7 +42,14 @@ fn load_err(
     what: &str,
 ) -> impl FnOnce(burn::store::RecordError) -> anyhow::Error + use<> {
     let p = ckpt.join(what);
-    move |e| anyhow!("loading {}: {e:?}", p.display())
+    move |e| anyhow!("loading {}: {}", p.display(), record_message(&e))
+}
+
+/// A burn record error's message, without its type's decoration.
+pub fn record_message(e: &burn::store::RecordError) -> &str {
+    match e {
+        burn::store::RecordError::Io(m) | burn::store::RecordError::Validation(m) => m,
+    }
 }
 
 /// Loads the weights and optimizer states of checkpoint folder `ckpt` into `gan`.
@@ -126,13 +62,13 @@ pub fn load_into(ckpt: &Path, gan: &mut Gan) -> Result<()> {
     gan.opt_g = gan
         .opt_g
         .clone()
-        .load(ckpt.join("optim_g.bpk"))
-        .map_err(load_err(ckpt, "optim_g.bpk"))?;
+        .load(ckpt.join(OPTIM_G))
+        .map_err(load_err(ckpt, OPTIM_G))?;
     gan.opt_d = gan
         .opt_d
         .clone()
-        .load(ckpt.join("optim_d.bpk"))
-        .map_err(load_err(ckpt, "optim_d.bpk"))?;
+        .load(ckpt.join(OPTIM_D))
+        .map_err(load_err(ckpt, OPTIM_D))?;
     Ok(())
 }
 
@@ -141,13 +77,13 @@ pub fn load_networks(ckpt: &Path, gan: &mut Gan) -> Result<()> {
     gan.g = gan
         .g
         .clone()
-        .try_load_file(ckpt.join("generator.bpk"))
-        .map_err(load_err(ckpt, "generator.bpk"))?;
+        .try_load_file(ckpt.join(GENERATOR))
+        .map_err(load_err(ckpt, GENERATOR))?;
     gan.d = gan
         .d
         .clone()
-        .try_load_file(ckpt.join("discriminator.bpk"))
-        .map_err(load_err(ckpt, "discriminator.bpk"))?;
+        .try_load_file(ckpt.join(DISCRIMINATOR))
+        .map_err(load_err(ckpt, DISCRIMINATOR))?;
     Ok(())
 }
 
@@ -183,36 +119,16 @@ pub fn params_finite<M: Module>(module: &M) -> Result<bool> {
     }
 }
 
-/// Refuses to go on when `run` has no loadable checkpoint.
-pub fn require(run: &Path) -> Result<PathBuf> {
-    match latest(run) {
-        Some(c) => Ok(c),
-        None if run.join(TMP).exists() => bail!(
-            "{}: the only checkpoint is an unfinished write ({TMP}); the run cannot be resumed",
-            run.display()
-        ),
-        None => bail!("{}: no checkpoint to resume from", run.display()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Act, Arch};
     use crate::model::{NetConfig, NoTap};
     use burn::tensor::Distribution;
 
     fn net() -> NetConfig {
         NetConfig {
-            arch: Arch::Dcgan,
-            image_size: 28,
-            channels: 1,
             latent_dim: 8,
-            disc_act: Act::Leaky,
-            gen_act: Act::Relu,
-            alpha: 0.2,
-            disc_batch_norm: true,
-            disc_depth: 2,
+            ..NetConfig::default()
         }
     }
 
@@ -241,8 +157,8 @@ mod tests {
             seed: 3,
         };
         save(tmp.path(), &gan, &state).unwrap();
-        let ckpt = latest(tmp.path()).unwrap();
-        assert_eq!(read_state(&ckpt).unwrap(), state);
+        let ckpt = folder::latest(tmp.path()).unwrap();
+        assert_eq!(folder::read_state(&ckpt).unwrap(), state);
 
         let mut loaded = Gan::new(&net(), 2e-4, 0.5, &ad).unwrap();
         // (Optimizer state is checked end to end: tests/resume_cli.rs resumes bit-identically.)
@@ -285,24 +201,5 @@ mod tests {
             linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [3, 2]), &dev));
             assert!(!params_finite(&linear).unwrap(), "{bad} not noticed");
         }
-    }
-
-    #[test]
-    fn an_unfinished_write_leaves_the_previous_checkpoint_loadable() {
-        let tmp = tempfile::tempdir().unwrap();
-        let run = tmp.path();
-        fs::create_dir_all(run.join(OLD)).unwrap();
-        fs::write(run.join(OLD).join(STATE), "{}").unwrap();
-        fs::create_dir_all(run.join(TMP)).unwrap();
-        // Crash between the two renames: only checkpoint.old is complete.
-        assert_eq!(latest(run), Some(run.join(OLD)));
-        fs::create_dir_all(run.join(DIR)).unwrap();
-        assert_eq!(latest(run), Some(run.join(OLD)), "no state.json yet");
-        fs::write(run.join(DIR).join(STATE), "{}").unwrap();
-        assert_eq!(latest(run), Some(run.join(DIR)));
-        fs::remove_dir_all(run.join(DIR)).unwrap();
-        fs::remove_dir_all(run.join(OLD)).unwrap();
-        let err = require(run).unwrap_err().to_string();
-        assert!(err.contains("unfinished write"), "{err}");
     }
 }

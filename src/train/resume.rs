@@ -1,33 +1,21 @@
 //! `--resume RUN_DIR`: the saved settings of a run, with the few a user may change.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::Value;
 
-use super::checkpoint::{self, State};
-use crate::cli::TrainArgs;
-
-/// Flags that may differ from the saved run: they change speed, logging or the total length,
-/// not the model, the data or the random streams.
-const MAY_CHANGE: [&str; 9] = [
-    "steps",
-    "lr",
-    "backend",
-    "device",
-    "threads",
-    "log_every",
-    "sample_every",
-    "checkpoint_every",
-    "quiet",
-];
+use crate::run::checkpoint::{self, State};
+use crate::run::{RunDir, RunLock};
+use crate::settings::{Given, Role, TrainSettings};
 
 /// What a resumed run continues from.
 #[derive(Debug)]
 pub struct Resume {
     /// The run directory.
-    pub dir: PathBuf,
+    pub run: RunDir,
+    /// Its lock, held from planning to the end of training.
+    pub lock: RunLock,
     /// The checkpoint folder loaded.
     pub checkpoint: PathBuf,
     /// Its loop state.
@@ -36,52 +24,41 @@ pub struct Resume {
     pub saved_log_every: u64,
 }
 
-/// The settings of the run in `given.resume`, with the changes `given` makes to them, and the
-/// checkpoint to continue from. Refuses changes to model- or data-defining settings.
-pub fn plan(given: &TrainArgs) -> Result<(TrainArgs, Resume)> {
-    let dir = given.resume.clone().expect("called for --resume");
-    let config_path = dir.join("config.json");
-    if !dir.is_dir() {
-        bail!("--resume {}: no such run directory", dir.display());
-    }
-    let text = fs::read_to_string(&config_path)
-        .with_context(|| format!("--resume {}: reading config.json", dir.display()))?;
-    let config: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a gan config", config_path.display()))?;
-    let saved_args = config
-        .get("args")
-        .with_context(|| format!("{}: no \"args\" in it", config_path.display()))?;
-    let saved: TrainArgs = serde_json::from_value(saved_args.clone())
-        .with_context(|| format!("{}: unreadable settings", config_path.display()))?;
-
-    let mut merged = serde_json::to_value(&saved)?;
-    let given_json = serde_json::to_value(given)?;
-    for id in &given.explicit {
-        let flag = format!("--{}", id.replace('_', "-"));
-        match id.as_str() {
-            "resume" => {}
-            "out" | "name" => bail!(
+/// The settings of the run in `dir`, with the changes that the explicitly `given` flags of
+/// `flags` make to them, and the checkpoint to continue from. Only settings whose role may
+/// change on resume (speed, logging, length, rate) may differ from the saved ones.
+pub fn plan(dir: &Path, flags: &TrainSettings, given: &Given) -> Result<(TrainSettings, Resume)> {
+    let run = RunDir::open(dir, "--resume")?;
+    // Before reading anything: a run that another process trains is not ours to continue.
+    let lock = run.lock()?;
+    let saved = run.config()?.args;
+    let mut merged = saved.to_map();
+    let flags_map = flags.to_map();
+    for key in given.iter() {
+        let (name, flag) = (key.name(), key.flag());
+        let (was, now) = (&merged[name], &flags_map[name]);
+        match key.role() {
+            Role::Place => bail!(
                 "{flag} does not apply to --resume: the run stays in {}",
                 dir.display()
             ),
-            _ if MAY_CHANGE.contains(&id.as_str()) => merged[id] = given_json[id].clone(),
-            _ if given_json[id] != merged[id] => bail!(
+            role if role.may_change_on_resume() => {
+                merged.insert(name.into(), now.clone());
+            }
+            _ if was != now => bail!(
                 "{} was trained with {flag} {}; resuming with {flag} {} would change the model or its data. \
                  Start a new run instead",
                 dir.display(),
-                show(&merged[id]),
-                show(&given_json[id]),
+                show(was),
+                show(now),
             ),
             _ => {}
         }
     }
-    let mut args: TrainArgs = serde_json::from_value(merged)?;
-    args.resume = Some(dir.clone());
-    args.explicit = given.explicit.clone();
-
-    let checkpoint = checkpoint::require(&dir)?;
+    let settings: TrainSettings = serde_json::from_value(Value::Object(merged))?;
+    let checkpoint = checkpoint::require(dir)?;
     let state = checkpoint::read_state(&checkpoint)?;
-    if state.step >= args.steps {
+    if state.step >= settings.steps {
         bail!(
             "{} already finished its {} steps; give --steps N with N > {} to train on",
             dir.display(),
@@ -90,9 +67,10 @@ pub fn plan(given: &TrainArgs) -> Result<(TrainArgs, Resume)> {
         );
     }
     Ok((
-        args,
+        settings,
         Resume {
-            dir,
+            run,
+            lock,
             checkpoint,
             state,
             saved_log_every: saved.log_every,
@@ -109,17 +87,102 @@ fn show(v: &Value) -> String {
     }
 }
 
-/// Adds a record of this resumption to the run's config.json (written atomically).
-pub fn record(dir: &Path, entry: Value) -> Result<()> {
-    let path = dir.join("config.json");
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut config: Value = serde_json::from_str(&text)?;
-    match config.get_mut("resumes").and_then(Value::as_array_mut) {
-        Some(list) => list.push(entry),
-        None => config["resumes"] = Value::Array(vec![entry]),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NetConfig;
+    use crate::run::RunConfig;
+    use crate::settings::Key;
+
+    /// A run directory with settings `s` and a checkpoint state at step 10 (no weights:
+    /// planning reads only the settings and the state).
+    fn saved_run(s: &TrainSettings) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = RunConfig {
+            gan_version: "0.1.0".into(),
+            burn_version: "0.22.1".into(),
+            args: s.clone(),
+            net: NetConfig::default(),
+            device: "flex".into(),
+            threads: 1,
+            dataset: Default::default(),
+            started: String::new(),
+            command_line: Vec::new(),
+            resumes: Vec::new(),
+        };
+        config.write(tmp.path()).unwrap();
+        let state = State {
+            step: 10,
+            fixed_z: Vec::new(),
+            dead_history: Vec::new(),
+            train_seconds: 0.0,
+            seed: s.seed,
+        };
+        checkpoint::write(tmp.path(), &state, |_| Ok(())).unwrap();
+        tmp
     }
-    let tmp = dir.join("config.json.tmp");
-    fs::write(&tmp, serde_json::to_string_pretty(&config)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+
+    #[test]
+    fn resume_keeps_the_saved_settings_and_takes_only_what_may_change() {
+        let saved = TrainSettings {
+            steps: 20,
+            lr: 1e-3,
+            batch_size: 8,
+            ..TrainSettings::default()
+        };
+        let run = saved_run(&saved);
+        let flags = TrainSettings {
+            steps: 40,
+            lr: 1e-4,
+            // Not given: the default must not replace the saved 8.
+            batch_size: 64,
+            ..TrainSettings::default()
+        };
+        let given = Given::of([Key::Steps, Key::Lr]);
+        let (s, r) = plan(run.path(), &flags, &given).unwrap();
+        assert_eq!((s.steps, s.lr, s.batch_size), (40, 1e-4, 8));
+        assert_eq!(r.state.step, 10);
+    }
+
+    #[test]
+    fn resume_refuses_model_changes_places_and_finished_runs() {
+        let saved = TrainSettings {
+            steps: 20,
+            ..TrainSettings::default()
+        };
+        let run = saved_run(&saved);
+        let flags = TrainSettings {
+            batch_size: 8,
+            ..TrainSettings::default()
+        };
+        let err = plan(run.path(), &flags, &Given::of([Key::BatchSize])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--batch-size 64; resuming with --batch-size 8"),
+            "{err}"
+        );
+        // Given but equal to the saved value: fine.
+        assert!(
+            plan(
+                run.path(),
+                &TrainSettings {
+                    steps: 20,
+                    ..flags.clone()
+                },
+                &Given::of([Key::LatentDim])
+            )
+            .is_ok()
+        );
+        let err = plan(run.path(), &flags, &Given::of([Key::Name])).unwrap_err();
+        assert!(err.to_string().contains("--name does not apply"), "{err}");
+        let short = TrainSettings {
+            steps: 10,
+            ..TrainSettings::default()
+        };
+        let err = plan(run.path(), &short, &Given::of([Key::Steps])).unwrap_err();
+        assert!(
+            err.to_string().contains("already finished its 10 steps"),
+            "{err}"
+        );
+    }
 }

@@ -166,21 +166,16 @@ fn to_vec(d: TensorData) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Act, Arch};
     use crate::data::{Batcher, shapes};
+    use crate::model::{Act, Arch};
     use burn::tensor::Distribution;
 
     fn net(arch: Arch, disc_act: Act) -> NetConfig {
         NetConfig {
             arch,
-            image_size: 28,
-            channels: 1,
             latent_dim: 16,
             disc_act,
-            gen_act: Act::Relu,
-            alpha: 0.2,
-            disc_batch_norm: true,
-            disc_depth: 2,
+            ..NetConfig::default()
         }
     }
 

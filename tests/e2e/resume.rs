@@ -1,13 +1,11 @@
 //! End-to-end tests of checkpoints, --resume, interruption, divergence and `gan sample`.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::{assert_clean_error, assert_ok, gan, grid_pixels, metrics};
 use burn::prelude::*;
-use common::{assert_clean_error, assert_ok, gan, grid_pixels, metrics};
 use gan::model::{Discriminator, Generator, NetConfig};
 use gan::train::checkpoint::param_values;
 
@@ -201,8 +199,8 @@ fn sigint_finishes_the_step_checkpoints_and_exits_130() {
         .unwrap();
     // Wait until training is under way (a few metrics rows).
     // Training under way (a few metrics rows), then Ctrl-C.
-    common::wait_for_lines(&run.join("metrics.csv"), 3);
-    common::interrupt(&child);
+    crate::common::wait_for_lines(&run.join("metrics.csv"), 3);
+    crate::common::interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");

@@ -8,12 +8,14 @@
 use std::sync::Mutex;
 
 use burn::prelude::*;
-use gan::cli::{Act, Adapter, Arch, BackendKind};
 use gan::data::shapes;
 use gan::device;
+use gan::device::{Adapter, BackendKind};
 use gan::model::NetConfig;
-use gan::train::checkpoint::{self, State, param_values};
-use gan::train::normal_values;
+use gan::model::{Act, Arch};
+use gan::rng::normal_values;
+use gan::run::checkpoint::State;
+use gan::train::checkpoint::{self, param_values};
 use gan::train::step::{Gan, StepScalars};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -36,13 +38,9 @@ fn net(arch: Arch, act: Act) -> NetConfig {
     NetConfig {
         arch,
         image_size: SIZE,
-        channels: 1,
         latent_dim: LATENT,
         disc_act: act,
-        gen_act: Act::Relu,
-        alpha: 0.2,
-        disc_batch_norm: true,
-        disc_depth: 2,
+        ..NetConfig::default()
     }
 }
 

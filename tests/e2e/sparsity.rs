@@ -1,10 +1,8 @@
 //! End-to-end tests of the gradient-sparsity columns and summary.json.
 
-mod common;
-
 use std::path::Path;
 
-use common::{assert_ok, column as col, gan, metrics as csv_columns};
+use crate::common::{assert_ok, column as col, gan, metrics as csv_columns};
 
 fn train(out: &Path, name: &str, extra: &[&str]) {
     let mut args = vec![

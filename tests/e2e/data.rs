@@ -1,13 +1,11 @@
 //! End-to-end tests of real-data loading: IDX files, image folders, and their bad-input errors.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{assert_clean_error, assert_ok, gan, grid_pixels};
+use crate::common::{assert_clean_error, assert_ok, gan, grid_pixels};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use gan::data::idx;
@@ -134,6 +132,8 @@ fn fashion_mnist_from_data_dir_resized_to_rgb_32_and_subset() {
     let data = tmp.path().join("fm");
     write_idx(&data, 50, 50, true);
     let out = tmp.path().join("out");
+    // --threads 1 must hold for the data loader too (it used to build the thread pool with
+    // every core before --threads was applied).
     let extra = [
         "--image-size",
         "32",
@@ -141,10 +141,14 @@ fn fashion_mnist_from_data_dir_resized_to_rgb_32_and_subset() {
         "3",
         "--dataset-size",
         "20",
+        "--threads",
+        "1",
     ];
     assert_ok(&train(&out, "fashion-mnist", Some(&data), &extra));
     let run = only_run(&out);
     let cfg = config(&run);
+    assert_eq!(cfg["threads"], 1);
+    assert_eq!(cfg["device"], "flex (CPU, 1 threads)");
     assert_eq!(cfg["dataset"]["len"], 20);
     assert_eq!(cfg["dataset"]["channels"], 3);
     assert_eq!(cfg["dataset"]["classes"][9], "Ankle boot");

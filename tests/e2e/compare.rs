@@ -1,13 +1,11 @@
 //! End-to-end tests of `gan compare` and `gan report` on tiny runs: the report's content, its
 //! numbers against the runs' summaries, resuming an interrupted plan, and the refusals.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{assert_clean_error, assert_ok, gan};
+use crate::common::{assert_clean_error, assert_ok, gan};
 
 /// Flags of a comparison small enough for a test.
 fn tiny(out: &Path) -> Vec<String> {
@@ -286,8 +284,8 @@ fn an_interrupted_comparison_continues_where_it_stopped() {
         .spawn()
         .unwrap();
     // Training under way (a few metrics rows), then Ctrl-C.
-    common::wait_for_lines(&second.join("metrics.csv"), 3);
-    common::interrupt(&child);
+    crate::common::wait_for_lines(&second.join("metrics.csv"), 3);
+    crate::common::interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");

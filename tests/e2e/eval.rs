@@ -1,11 +1,9 @@
 //! End-to-end tests of `gan eval`: evaluator training and caching, and the metrics file.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::{assert_clean_error, assert_ok, column, gan};
+use crate::common::{assert_clean_error, assert_ok, column, gan};
 
 fn train(out: &Path, name: &str, extra: &[&str]) {
     let mut args = vec!["--out", out.to_str().unwrap(), "--name", name, "--quiet"];

@@ -1,11 +1,9 @@
 //! End-to-end tests of `gan` (training) through the built binary.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{assert_ok, column, gan, metrics};
+use crate::common::{assert_ok, column, gan, metrics};
 
 /// A tiny, fast training: `extra` flags added to a small shapes run named `name` under `out`.
 fn tiny_run(out: &Path, name: &str, extra: &[&str]) -> Output {

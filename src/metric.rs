@@ -1,0 +1,452 @@
+//! The metrics a run logs, defined once: their `metrics.csv` column names and order, and how
+//! the report plots and tabulates them. The CSV header, the row writer, the report's curves
+//! and table, and the verdict all derive from `Metric` and `LAYOUT`.
+//!
+//! Column names are a public interface (README, "metrics.csv"): change them only with it.
+
+use std::fmt;
+
+/// A quantity in `metrics.csv` (for per-layer metrics, the family of `<name>_h<l>` columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Discriminator loss (real + fake BCE).
+    LossD,
+    /// Generator loss (non-saturating BCE).
+    LossG,
+    /// Mean D(x) on the real batch.
+    DReal,
+    /// Mean D(G(z)) on the fake batch.
+    DFake,
+    /// Fraction of exactly-zero entries of dL_D/dz (all layers, and per layer).
+    DGradZero,
+    /// Fraction of pre-activations ≤ 0, per layer.
+    DPreactNonpos,
+    /// Fraction of units dead on both batches of the step, per layer.
+    DDeadUnits,
+    /// Fraction of units dead in each of the last --dead-window logged steps.
+    DDeadUnitsPersistent,
+    /// Fraction of exactly-zero entries of D's parameter gradients.
+    DParamGradZero,
+    /// Fraction of exactly-zero entries of dL_G/dx.
+    GSignalZero,
+    /// Mean per-sample L2 norm of dL_G/dx.
+    GSignalNorm,
+    /// Wall milliseconds per step since the previous logged row.
+    StepMs,
+    /// Fréchet distance in the evaluator's features.
+    EvalFd,
+    /// k-NN precision.
+    EvalPrecision,
+    /// k-NN recall.
+    EvalRecall,
+    /// Share of classes produced.
+    EvalClassCoverage,
+    /// KL divergence of the class histogram from uniform.
+    EvalClassKl,
+    /// Pixel-space MMD² (unlabelled data).
+    EvalMmdPixel,
+}
+
+/// Which value of a metric a run contributes to the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Mean over the run's logged steps.
+    Mean,
+    /// Value at the last step it was measured.
+    Last,
+}
+
+/// A row of the report's table.
+#[derive(Debug, Clone, Copy)]
+pub struct Cell {
+    /// Mean over the run or final value.
+    pub take: Take,
+    /// Table heading.
+    pub heading: &'static str,
+    /// Decimals shown.
+    pub digits: usize,
+}
+
+/// How the report shows a metric.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// Curve title over steps (None: not plotted), and its y axis.
+    pub curve: Option<(&'static str, &'static str)>,
+    /// Title of each layer's curve, before the layer name (None: per-layer not plotted).
+    pub layer_curve: Option<&'static str>,
+    /// Rows of the report's table.
+    pub table: &'static [Cell],
+}
+
+const NOT_SHOWN: Shown = Shown {
+    curve: None,
+    layer_curve: None,
+    table: &[],
+};
+
+impl Metric {
+    /// Every metric, in the order the report shows them.
+    pub const ALL: [Metric; 18] = [
+        Metric::DGradZero,
+        Metric::DDeadUnitsPersistent,
+        Metric::GSignalNorm,
+        Metric::LossD,
+        Metric::LossG,
+        Metric::EvalFd,
+        Metric::EvalPrecision,
+        Metric::EvalRecall,
+        Metric::EvalClassCoverage,
+        Metric::EvalClassKl,
+        Metric::EvalMmdPixel,
+        Metric::StepMs,
+        Metric::DReal,
+        Metric::DFake,
+        Metric::DPreactNonpos,
+        Metric::DDeadUnits,
+        Metric::DParamGradZero,
+        Metric::GSignalZero,
+    ];
+
+    /// The quality metrics of labelled data (an evaluator's features), in column order.
+    pub const QUALITY_LABELLED: [Metric; 5] = [
+        Metric::EvalFd,
+        Metric::EvalPrecision,
+        Metric::EvalRecall,
+        Metric::EvalClassCoverage,
+        Metric::EvalClassKl,
+    ];
+
+    /// The quality metric of unlabelled data.
+    pub const QUALITY_UNLABELLED: [Metric; 1] = [Metric::EvalMmdPixel];
+
+    /// The column name (the prefix of per-layer columns).
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::LossD => "loss_d",
+            Metric::LossG => "loss_g",
+            Metric::DReal => "d_real",
+            Metric::DFake => "d_fake",
+            Metric::DGradZero => "d_grad_zero",
+            Metric::DPreactNonpos => "d_preact_nonpos",
+            Metric::DDeadUnits => "d_dead_units",
+            Metric::DDeadUnitsPersistent => "d_dead_units_persistent",
+            Metric::DParamGradZero => "d_param_grad_zero",
+            Metric::GSignalZero => "g_signal_zero",
+            Metric::GSignalNorm => "g_signal_norm",
+            Metric::StepMs => "step_ms",
+            Metric::EvalFd => "eval_fd",
+            Metric::EvalPrecision => "eval_precision",
+            Metric::EvalRecall => "eval_recall",
+            Metric::EvalClassCoverage => "eval_class_coverage",
+            Metric::EvalClassKl => "eval_class_kl",
+            Metric::EvalMmdPixel => "eval_mmd_pixel",
+        }
+    }
+
+    /// How the report shows it.
+    pub fn shown(self) -> Shown {
+        use Take::{Last, Mean};
+        match self {
+            Metric::DGradZero => Shown {
+                curve: Some((
+                    "Discriminator gradient zeros (all layers)",
+                    "fraction exactly 0",
+                )),
+                layer_curve: Some("Gradient zeros, layer"),
+                table: &[
+                    Cell {
+                        take: Mean,
+                        heading: "D grad zeros (mean)",
+                        digits: 3,
+                    },
+                    Cell {
+                        take: Last,
+                        heading: "D grad zeros (final)",
+                        digits: 3,
+                    },
+                ],
+            },
+            Metric::DDeadUnitsPersistent => Shown {
+                curve: Some(("Persistently dead units (all layers)", "fraction of units")),
+                layer_curve: Some("Persistently dead units, layer"),
+                table: &[Cell {
+                    take: Last,
+                    heading: "dead units (final)",
+                    digits: 3,
+                }],
+            },
+            Metric::GSignalNorm => Shown {
+                curve: Some(("Generator's learning signal ‖dL_G/dx‖", "mean L2 norm")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Mean,
+                    heading: "G signal norm (mean)",
+                    digits: 4,
+                }],
+            },
+            Metric::LossD => Shown {
+                curve: Some(("Discriminator loss", "BCE")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "loss D (final)",
+                    digits: 3,
+                }],
+            },
+            Metric::LossG => Shown {
+                curve: Some(("Generator loss", "BCE")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "loss G (final)",
+                    digits: 3,
+                }],
+            },
+            Metric::EvalFd => Shown {
+                curve: Some((
+                    "Fréchet distance (evaluator features)",
+                    "FD (lower is better)",
+                )),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "FD (final)",
+                    digits: 2,
+                }],
+            },
+            Metric::EvalPrecision => Shown {
+                curve: Some(("Precision (k-NN manifold)", "share of samples")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "precision",
+                    digits: 3,
+                }],
+            },
+            Metric::EvalRecall => Shown {
+                curve: Some(("Recall (k-NN manifold)", "share of real images")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "recall",
+                    digits: 3,
+                }],
+            },
+            Metric::EvalClassCoverage => Shown {
+                curve: Some(("Class coverage", "share of classes")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "class coverage",
+                    digits: 2,
+                }],
+            },
+            Metric::EvalClassKl => Shown {
+                curve: None,
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "class KL",
+                    digits: 3,
+                }],
+            },
+            Metric::EvalMmdPixel => Shown {
+                curve: Some(("Pixel-space MMD²", "MMD² (lower is better)")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "pixel MMD²",
+                    digits: 4,
+                }],
+            },
+            Metric::StepMs => Shown {
+                curve: None,
+                layer_curve: None,
+                table: &[Cell {
+                    take: Mean,
+                    heading: "ms/step",
+                    digits: 0,
+                }],
+            },
+            Metric::DReal
+            | Metric::DFake
+            | Metric::DPreactNonpos
+            | Metric::DDeadUnits
+            | Metric::DParamGradZero
+            | Metric::GSignalZero => NOT_SHOWN,
+        }
+    }
+
+    /// The key of one of its values in the report's statistics: `eval_fd:last`.
+    pub fn key(self, take: Take) -> String {
+        match take {
+            Take::Mean => format!("{}:mean", self.name()),
+            Take::Last => format!("{}:last", self.name()),
+        }
+    }
+}
+
+/// One `metrics.csv` column: a metric, for all layers or for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Column {
+    /// The metric.
+    pub metric: Metric,
+    /// The hidden layer (0-based) of a per-layer column.
+    pub layer: Option<usize>,
+}
+
+impl Column {
+    /// The all-layers (or only) column of `metric`.
+    pub const fn total(metric: Metric) -> Column {
+        Column {
+            metric,
+            layer: None,
+        }
+    }
+
+    /// The column name: `d_grad_zero`, `d_grad_zero_h2`.
+    pub fn name(&self) -> String {
+        match self.layer {
+            None => self.metric.name().to_string(),
+            Some(l) => format!("{}_{}", self.metric.name(), layer_name(l)),
+        }
+    }
+
+    /// The column called `name`, if it is one of ours.
+    pub fn parse(name: &str) -> Option<Column> {
+        let per_layer = name.rsplit_once("_h").and_then(|(m, l)| {
+            let l: usize = l.parse().ok()?;
+            let metric = Metric::ALL.into_iter().find(|x| x.name() == m)?;
+            (l >= 1).then_some(Column {
+                metric,
+                layer: Some(l - 1),
+            })
+        });
+        per_layer.or_else(|| {
+            Metric::ALL
+                .into_iter()
+                .find(|x| x.name() == name)
+                .map(Column::total)
+        })
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The name of hidden layer `l` (0-based) in column names and the report: `h1`, `h2`, ...
+pub fn layer_name(l: usize) -> String {
+    format!("h{}", l + 1)
+}
+
+/// A place in the `metrics.csv` layout.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// The all-layers (or only) column of a metric.
+    Total(Metric),
+    /// One column per hidden layer of each of these metrics, metric by metric.
+    Layers(&'static [Metric]),
+}
+
+/// The columns of a probed step, in `metrics.csv` order.
+const PROBE_LAYOUT: &[Slot] = &[
+    Slot::Total(Metric::DGradZero),
+    Slot::Layers(&[
+        Metric::DGradZero,
+        Metric::DPreactNonpos,
+        Metric::DDeadUnits,
+        Metric::DDeadUnitsPersistent,
+    ]),
+    Slot::Total(Metric::DDeadUnitsPersistent),
+    Slot::Total(Metric::DParamGradZero),
+    Slot::Total(Metric::GSignalZero),
+    Slot::Total(Metric::GSignalNorm),
+];
+
+/// The `metrics.csv` columns after `step`, in order: the training scalars, the probes (with
+/// `layers` hidden layers) when on, `step_ms`, then the `quality` metrics.
+pub fn layout(layers: usize, probes: bool, quality: &[Metric]) -> Vec<Column> {
+    let mut c: Vec<Column> = [Metric::LossD, Metric::LossG, Metric::DReal, Metric::DFake]
+        .map(Column::total)
+        .to_vec();
+    if probes {
+        for slot in PROBE_LAYOUT {
+            match *slot {
+                Slot::Total(m) => c.push(Column::total(m)),
+                Slot::Layers(ms) => {
+                    for &metric in ms {
+                        c.extend((0..layers).map(|l| Column {
+                            metric,
+                            layer: Some(l),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    c.push(Column::total(Metric::StepMs));
+    c.extend(quality.iter().map(|&m| Column::total(m)));
+    c
+}
+
+/// The names of `columns`.
+pub fn names(columns: &[Column]) -> Vec<String> {
+    columns.iter().map(Column::name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_is_the_public_column_order() {
+        let names = names(&layout(2, true, &Metric::QUALITY_UNLABELLED));
+        assert_eq!(
+            names,
+            [
+                "loss_d",
+                "loss_g",
+                "d_real",
+                "d_fake",
+                "d_grad_zero",
+                "d_grad_zero_h1",
+                "d_grad_zero_h2",
+                "d_preact_nonpos_h1",
+                "d_preact_nonpos_h2",
+                "d_dead_units_h1",
+                "d_dead_units_h2",
+                "d_dead_units_persistent_h1",
+                "d_dead_units_persistent_h2",
+                "d_dead_units_persistent",
+                "d_param_grad_zero",
+                "g_signal_zero",
+                "g_signal_norm",
+                "step_ms",
+                "eval_mmd_pixel"
+            ]
+        );
+        let plain = self::names(&layout(3, false, &[]));
+        assert_eq!(plain, ["loss_d", "loss_g", "d_real", "d_fake", "step_ms"]);
+    }
+
+    #[test]
+    fn column_names_parse_back() {
+        for c in layout(11, true, &Metric::QUALITY_LABELLED) {
+            assert_eq!(Column::parse(&c.name()), Some(c), "{c}");
+        }
+        assert_eq!(Column::parse("step"), None);
+        assert_eq!(Column::parse("d_grad_zero_h0"), None);
+        assert_eq!(Column::parse("nonsense_h2"), None);
+    }
+
+    #[test]
+    fn every_metric_is_listed_once_and_named_uniquely() {
+        let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Metric::ALL.len());
+    }
+}
