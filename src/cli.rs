@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::compare::{self, scenario::Scenario};
 use crate::data::DatasetKind;
 use crate::device::{Adapter, BackendKind};
+use crate::metric::{Metric, Take};
 use crate::model::{Act, Arch};
 use crate::settings::{Given, Key, TrainSettings};
 use crate::train::Job;
@@ -62,6 +63,13 @@ pub struct ReportArgs {
     /// (default: outputs/report-<timestamp>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The primary metric the verdict is judged on (as for gan compare; default eval_fd:last,
+    /// or the pixel MMD for unlabelled data).
+    #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
+    pub primary: Option<(Metric, Take)>,
+    /// Equivalence margin as a fraction of relu's value.
+    #[arg(long, default_value_t = 0.1, value_parser = parse_margin)]
+    pub margin: f64,
 }
 
 /// Flags of `gan compare`.
@@ -79,6 +87,15 @@ pub struct CompareArgs {
     /// Settings preset (README, "Scenarios"); flags given explicitly override it.
     #[arg(long, value_enum, default_value_t = Scenario::Baseline)]
     pub scenario: Scenario,
+    /// The primary metric the verdict is judged on, named before the runs: a metrics.csv
+    /// column, `:last` (final value, the default) or `:mean` (over the run), e.g.
+    /// eval_fd:last, d_dead_units_persistent:last. Default: the scenario's (final FD).
+    #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
+    pub primary: Option<(Metric, Take)>,
+    /// Equivalence margin as a fraction of relu's value: "no difference" is claimed only when
+    /// the effect is shown to lie within ±margin.
+    #[arg(long, default_value_t = 0.1, value_parser = parse_margin)]
+    pub margin: f64,
     /// Training flags shared by every run (--out is the comparison's folder, default
     /// outputs/compare-<scenario>; --steps defaults to the scenario's).
     #[command(flatten)]
@@ -378,6 +395,8 @@ where
                 scenario: args.scenario,
                 given: given(sub.unwrap_or(&matches)),
                 train: args.train.settings(),
+                primary: args.primary,
+                margin: args.margin,
             })
         }
         Some(Command::Sample(a)) => Action::Sample(sample::Options {
@@ -399,8 +418,28 @@ where
         Some(Command::Report(a)) => Action::Report(report::Options {
             runs: a.runs,
             out: a.out,
+            spec: report::verdict::Spec {
+                primary: a
+                    .primary
+                    .unwrap_or(report::verdict::Spec::default().primary),
+                margin: a.margin,
+            },
         }),
     })
+}
+
+fn parse_primary(s: &str) -> Result<(Metric, Take), String> {
+    Metric::parse_key(s).ok_or_else(|| {
+        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        format!(
+            "'{s}' is not a metric: use a metrics.csv column ({}), optionally with :last or :mean",
+            names.join(", ")
+        )
+    })
+}
+
+fn parse_margin(s: &str) -> Result<f64, String> {
+    parse_in(s, "margin", |v| v > 0.0 && v < 1.0, "(0, 1)")
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {

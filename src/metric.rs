@@ -31,6 +31,16 @@ pub enum Metric {
     GSignalZero,
     /// Mean per-sample L2 norm of dL_G/dx.
     GSignalNorm,
+    /// Fraction of fake samples whose whole gradient dL_G/dx has norm ≤ `STARVED_NORM`.
+    GStarved,
+    /// 10th percentile over the batch of the per-sample L2 norm of dL_G/dx.
+    GSignalNormP10,
+    /// Fraction of units dead on the fixed probe set (all layers, and per layer).
+    DDeadProbe,
+    /// Fraction of units dead on the probe set's fakes but alive on some real image.
+    DDeadFakeOnly,
+    /// Of the units dead on the probe set at the previous logged step, the fraction alive now.
+    DRevived,
     /// Wall milliseconds per step since the previous logged row.
     StepMs,
     /// Fréchet distance in the evaluator's features.
@@ -86,8 +96,13 @@ const NOT_SHOWN: Shown = Shown {
 
 impl Metric {
     /// Every metric, in the order the report shows them.
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 23] = [
         Metric::DGradZero,
+        Metric::DDeadProbe,
+        Metric::DDeadFakeOnly,
+        Metric::DRevived,
+        Metric::GStarved,
+        Metric::GSignalNormP10,
         Metric::DDeadUnitsPersistent,
         Metric::GSignalNorm,
         Metric::LossD,
@@ -133,6 +148,11 @@ impl Metric {
             Metric::DParamGradZero => "d_param_grad_zero",
             Metric::GSignalZero => "g_signal_zero",
             Metric::GSignalNorm => "g_signal_norm",
+            Metric::GStarved => "g_starved",
+            Metric::GSignalNormP10 => "g_signal_norm_p10",
+            Metric::DDeadProbe => "d_dead_probe",
+            Metric::DDeadFakeOnly => "d_dead_fake_only",
+            Metric::DRevived => "d_revived",
             Metric::StepMs => "step_ms",
             Metric::EvalFd => "eval_fd",
             Metric::EvalPrecision => "eval_precision",
@@ -259,6 +279,54 @@ impl Metric {
                     digits: 4,
                 }],
             },
+            Metric::DDeadProbe => Shown {
+                curve: Some((
+                    "Dead units on the fixed probe set (all layers)",
+                    "fraction of units",
+                )),
+                layer_curve: Some("Dead units on the probe set, layer"),
+                table: &[Cell {
+                    take: Last,
+                    heading: "dead on probe set (final)",
+                    digits: 3,
+                }],
+            },
+            Metric::DDeadFakeOnly => Shown {
+                curve: Some(("Units dead on G's images only", "fraction of units")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "dead on fakes only (final)",
+                    digits: 3,
+                }],
+            },
+            Metric::DRevived => Shown {
+                curve: None,
+                layer_curve: None,
+                table: &[Cell {
+                    take: Mean,
+                    heading: "revived (mean)",
+                    digits: 3,
+                }],
+            },
+            Metric::GStarved => Shown {
+                curve: Some(("Starved fakes (‖dL_G/dx‖ ≈ 0)", "fraction of samples")),
+                layer_curve: None,
+                table: &[Cell {
+                    take: Mean,
+                    heading: "starved fakes (mean)",
+                    digits: 3,
+                }],
+            },
+            Metric::GSignalNormP10 => Shown {
+                curve: None,
+                layer_curve: None,
+                table: &[Cell {
+                    take: Mean,
+                    heading: "G signal norm p10 (mean)",
+                    digits: 4,
+                }],
+            },
             Metric::StepMs => Shown {
                 curve: None,
                 layer_curve: None,
@@ -275,6 +343,45 @@ impl Metric {
             | Metric::DParamGradZero
             | Metric::GSignalZero => NOT_SHOWN,
         }
+    }
+
+    /// Which way is better, where there is one: Some(true) when lower is better.
+    pub fn lower_is_better(self) -> Option<bool> {
+        match self {
+            Metric::EvalFd
+            | Metric::EvalMmdPixel
+            | Metric::EvalClassKl
+            | Metric::DDeadUnits
+            | Metric::DDeadUnitsPersistent
+            | Metric::DDeadProbe
+            | Metric::DDeadFakeOnly
+            | Metric::GStarved
+            | Metric::StepMs => Some(true),
+            Metric::EvalPrecision | Metric::EvalRecall | Metric::EvalClassCoverage => Some(false),
+            _ => None,
+        }
+    }
+
+    /// It differs between ReLU and LeakyReLU by definition (ReLU's derivative is exactly 0 for
+    /// z ≤ 0, LeakyReLU's never is): a mechanism to show, not evidence of harm.
+    pub fn differs_by_definition(self) -> bool {
+        matches!(
+            self,
+            Metric::DGradZero | Metric::DParamGradZero | Metric::GSignalZero
+        )
+    }
+
+    /// Its metric and reduction from a key such as `eval_fd:last` or `step_ms:mean` (a bare
+    /// name means the final value).
+    pub fn parse_key(key: &str) -> Option<(Metric, Take)> {
+        let (name, take) = match key.rsplit_once(':') {
+            Some((n, "last")) => (n, Take::Last),
+            Some((n, "mean")) => (n, Take::Mean),
+            Some(_) => return None,
+            None => (key, Take::Last),
+        };
+        let metric = Metric::ALL.into_iter().find(|m| m.name() == name)?;
+        Some((metric, take))
     }
 
     /// The key of one of its values in the report's statistics: `eval_fd:last`.
@@ -366,23 +473,52 @@ const PROBE_LAYOUT: &[Slot] = &[
     Slot::Total(Metric::GSignalNorm),
 ];
 
+/// The columns of the harm measures (added after the first layout: runs written before them
+/// keep their columns when resumed).
+const HARM_LAYOUT: &[Slot] = &[
+    Slot::Total(Metric::GStarved),
+    Slot::Total(Metric::GSignalNormP10),
+    Slot::Total(Metric::DDeadProbe),
+    Slot::Layers(&[Metric::DDeadProbe, Metric::DDeadFakeOnly]),
+    Slot::Total(Metric::DDeadFakeOnly),
+    Slot::Total(Metric::DRevived),
+];
+
+/// The norm at or below which a fake sample's gradient dL_G/dx counts as starved (G learns
+/// nothing from it): gradients of a working D are orders of magnitude larger.
+pub const STARVED_NORM: f64 = 1e-8;
+
+/// Which probe columns a run has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probes {
+    /// None (--no-probes).
+    Off,
+    /// The sparsity probes only (runs written before the harm measures).
+    Sparsity,
+    /// The sparsity probes and the harm measures.
+    All,
+}
+
 /// The `metrics.csv` columns after `step`, in order: the training scalars, the probes (with
-/// `layers` hidden layers) when on, `step_ms`, then the `quality` metrics.
-pub fn layout(layers: usize, probes: bool, quality: &[Metric]) -> Vec<Column> {
+/// `layers` hidden layers), `step_ms`, then the `quality` metrics.
+pub fn layout(layers: usize, probes: Probes, quality: &[Metric]) -> Vec<Column> {
     let mut c: Vec<Column> = [Metric::LossD, Metric::LossG, Metric::DReal, Metric::DFake]
         .map(Column::total)
         .to_vec();
-    if probes {
-        for slot in PROBE_LAYOUT {
-            match *slot {
-                Slot::Total(m) => c.push(Column::total(m)),
-                Slot::Layers(ms) => {
-                    for &metric in ms {
-                        c.extend((0..layers).map(|l| Column {
-                            metric,
-                            layer: Some(l),
-                        }));
-                    }
+    let slots: Vec<&Slot> = match probes {
+        Probes::Off => Vec::new(),
+        Probes::Sparsity => PROBE_LAYOUT.iter().collect(),
+        Probes::All => PROBE_LAYOUT.iter().chain(HARM_LAYOUT).collect(),
+    };
+    for slot in slots {
+        match *slot {
+            Slot::Total(m) => c.push(Column::total(m)),
+            Slot::Layers(ms) => {
+                for &metric in ms {
+                    c.extend((0..layers).map(|l| Column {
+                        metric,
+                        layer: Some(l),
+                    }));
                 }
             }
         }
@@ -403,7 +539,7 @@ mod tests {
 
     #[test]
     fn the_layout_is_the_public_column_order() {
-        let names = names(&layout(2, true, &Metric::QUALITY_UNLABELLED));
+        let names = names(&layout(2, Probes::Sparsity, &Metric::QUALITY_UNLABELLED));
         assert_eq!(
             names,
             [
@@ -428,18 +564,52 @@ mod tests {
                 "eval_mmd_pixel"
             ]
         );
-        let plain = self::names(&layout(3, false, &[]));
+        let plain = self::names(&layout(3, Probes::Off, &[]));
         assert_eq!(plain, ["loss_d", "loss_g", "d_real", "d_fake", "step_ms"]);
+        let all = self::names(&layout(2, Probes::All, &[]));
+        assert_eq!(
+            all[17..],
+            [
+                "g_starved",
+                "g_signal_norm_p10",
+                "d_dead_probe",
+                "d_dead_probe_h1",
+                "d_dead_probe_h2",
+                "d_dead_fake_only_h1",
+                "d_dead_fake_only_h2",
+                "d_dead_fake_only",
+                "d_revived",
+                "step_ms"
+            ]
+        );
     }
 
     #[test]
     fn column_names_parse_back() {
-        for c in layout(11, true, &Metric::QUALITY_LABELLED) {
+        for c in layout(11, Probes::All, &Metric::QUALITY_LABELLED) {
             assert_eq!(Column::parse(&c.name()), Some(c), "{c}");
         }
         assert_eq!(Column::parse("step"), None);
         assert_eq!(Column::parse("d_grad_zero_h0"), None);
         assert_eq!(Column::parse("nonsense_h2"), None);
+    }
+
+    #[test]
+    fn keys_parse_back() {
+        assert_eq!(
+            Metric::parse_key("eval_fd:last"),
+            Some((Metric::EvalFd, Take::Last))
+        );
+        assert_eq!(
+            Metric::parse_key("step_ms:mean"),
+            Some((Metric::StepMs, Take::Mean))
+        );
+        assert_eq!(
+            Metric::parse_key("d_dead_units_persistent"),
+            Some((Metric::DDeadUnitsPersistent, Take::Last))
+        );
+        assert_eq!(Metric::parse_key("eval_fd:max"), None);
+        assert_eq!(Metric::parse_key("nonsense"), None);
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub enum Stream {
     EvaluatorSplit,
     /// The noise of `gan sample` and of quality measurements: the seed itself.
     SampleNoise,
+    /// The real images of the dead-unit probe set ("PROBESET").
+    ProbeSet,
+    /// The noise of the probe set's fakes ("PROBENOISE").
+    ProbeNoise,
 }
 
 impl Stream {
@@ -46,6 +50,8 @@ impl Stream {
             Stream::EvalReal => 0x5245_414c,
             Stream::EvaluatorSplit => 0x4556_414c_0001,
             Stream::SampleNoise => 0,
+            Stream::ProbeSet => 0x5052_4f42_4553_4554,
+            Stream::ProbeNoise => 0x5052_4f42_4e4f_4953,
         }
     }
 
@@ -90,6 +96,8 @@ mod tests {
             Stream::EvalReal,
             Stream::EvaluatorSplit,
             Stream::SampleNoise,
+            Stream::ProbeSet,
+            Stream::ProbeNoise,
         ];
         let first: Vec<u64> = all.iter().map(|s| s.rng(42).random()).collect();
         for (i, a) in first.iter().enumerate() {

@@ -10,7 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use crate::metric::{Metric, Take};
 use crate::model::Act;
+use crate::report::verdict::Spec;
 use crate::run::lock::Holder;
 use crate::run::{LockError, RunDir, RunLock, Status, checkpoint};
 use crate::settings::{Given, Key, TrainSettings};
@@ -32,6 +34,20 @@ pub struct Options {
     pub train: TrainSettings,
     /// The training settings given explicitly (the scenario leaves them as given).
     pub given: Given,
+    /// The primary metric (None: the scenario's) and the equivalence margin.
+    pub primary: Option<(Metric, Take)>,
+    /// Equivalence margin, a fraction of relu's value.
+    pub margin: f64,
+}
+
+impl Options {
+    /// What the verdict is judged on.
+    pub fn spec(&self) -> Spec {
+        Spec {
+            primary: self.primary.unwrap_or(self.scenario.primary()),
+            margin: self.margin,
+        }
+    }
 }
 
 /// One run of the plan.
@@ -281,13 +297,16 @@ pub fn run(args: &Options) -> Result<u8> {
         r.args.validate()?;
     }
     claim(&dir, &identity(args, &runs))?;
+    let spec = args.spec();
     eprintln!(
-        "comparison {} ({}): {} runs of {} steps; {}",
+        "comparison {} ({}): {} runs of {} steps; {} Primary metric: {} (equivalence margin ±{:.0}%).",
         dir.display(),
         args.scenario.name(),
         runs.len(),
         runs[0].args.steps,
-        scenario::purpose(args.scenario, &runs[0].args)
+        scenario::purpose(args.scenario, &runs[0].args),
+        spec.primary.0.key(spec.primary.1),
+        100.0 * spec.margin
     );
     let stop = crate::train::interrupt::StopFlag::install()?;
     let started = Instant::now();
@@ -416,7 +435,7 @@ pub fn run(args: &Options) -> Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    let (html, verdicts) = crate::report::build(&dirs, &dir)?;
+    let (html, verdicts) = crate::report::build(&dirs, &dir, &args.spec())?;
     for v in &verdicts {
         eprintln!("verdict: {}", v.conclusion);
     }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric::{Metric, Take};
 use crate::model::Arch;
 use crate::settings::{Given, Key, TrainSettings};
 
@@ -35,6 +36,15 @@ impl Scenario {
             Scenario::NoBatchNorm => "no-batch-norm",
             Scenario::HighLr => "high-lr",
             Scenario::DeepMlp => "deep-mlp",
+        }
+    }
+
+    /// The metric the scenario's verdict is judged on, named before it runs.
+    pub fn primary(self) -> (Metric, Take) {
+        match self {
+            Scenario::Baseline | Scenario::NoBatchNorm | Scenario::HighLr | Scenario::DeepMlp => {
+                (Metric::EvalFd, Take::Last)
+            }
         }
     }
 

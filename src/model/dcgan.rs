@@ -189,19 +189,34 @@ impl DcganDiscriminator {
 
     /// Maps images `[B, C, S, S]` to logits `[B]`, showing each pre-activation to `tap`.
     pub fn forward(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        self.forward_with(x, tap, Norm::Train)
+    }
+
+    /// The forward pass of a measurement: batch norm normalises with the batch's own
+    /// statistics, as in training, but leaves the running statistics untouched.
+    pub fn forward_measuring(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        self.forward_with(x, tap, Norm::Measure)
+    }
+
+    fn forward_with(&self, x: Tensor<4>, tap: &mut impl Tap, norm: Norm) -> Tensor<1> {
         match conv::gathers(&x.device()) {
-            true => self.forward_rows(x, tap),
-            false => self.forward_nchw(x, tap),
+            true => self.forward_rows(x, tap, norm),
+            false => self.forward_nchw(x, tap, norm),
         }
     }
 
     /// The forward pass on burn's convolution kernels (GPU backends).
-    fn forward_nchw(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+    fn forward_nchw(&self, x: Tensor<4>, tap: &mut impl Tap, mode: Norm) -> Tensor<1> {
         let mut x = x;
         for (l, block) in self.blocks.iter().enumerate() {
             let mut z = block.conv.forward(x);
             if let Some(norm) = &block.norm {
-                z = norm.forward(z);
+                z = match mode {
+                    Norm::Train => norm.forward(z),
+                    Norm::Measure => Rows::from_nchw(z)
+                        .map(|t| rows::batch_norm_measuring(norm, t))
+                        .into_nchw(),
+                };
             }
             x = self.act.forward(tap.tap(l, z));
         }
@@ -212,12 +227,15 @@ impl DcganDiscriminator {
 
     /// The same pass on [`Rows`] with gathered convolutions (CPU backends). The tap sees each
     /// pre-activation as `[B·H·W, C]` rows: the same values and units as `[B, C, H, W]`.
-    fn forward_rows(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+    fn forward_rows(&self, x: Tensor<4>, tap: &mut impl Tap, mode: Norm) -> Tensor<1> {
         let mut x = Rows::from_nchw(x);
         for (l, block) in self.blocks.iter().enumerate() {
             let mut z = conv::conv2d(&block.conv, x);
             if let Some(norm) = &block.norm {
-                z = z.map(|t| rows::batch_norm(norm, t));
+                z = z.map(|t| match mode {
+                    Norm::Train => rows::batch_norm(norm, t),
+                    Norm::Measure => rows::batch_norm_measuring(norm, t),
+                });
             }
             x = z.map(|t| self.act.forward(tap.tap(l, t)));
         }
@@ -238,6 +256,32 @@ impl DcganDiscriminator {
         }
         logits.reshape([b])
     }
+}
+
+#[cfg(test)]
+impl DcganDiscriminator {
+    /// Every batch norm's running mean and variance, concatenated (tests).
+    pub(crate) fn running_stats(&self) -> Vec<f32> {
+        self.blocks
+            .iter()
+            .filter_map(|b| b.norm.as_ref())
+            .flat_map(|n| {
+                [n.running_mean.value(), n.running_var.value()]
+                    .into_iter()
+                    .flat_map(|t| t.into_data().try_into_vec::<f32>().unwrap())
+            })
+            .collect()
+    }
+}
+
+/// How the discriminator's batch norm runs.
+#[derive(Debug, Clone, Copy)]
+enum Norm {
+    /// As burn's `BatchNorm::forward`: batch statistics in training (updating the running
+    /// ones), running statistics in inference.
+    Train,
+    /// Batch statistics, running statistics untouched.
+    Measure,
 }
 
 #[cfg(test)]
@@ -317,8 +361,8 @@ mod tests {
         let (d1, d2) = twins(|d| DcganDiscriminator::new(&cfg(), d).unwrap(), &device);
         let x = Tensor::<4>::random([6, 3, 28, 28], burn::tensor::Distribution::Default, &device)
             .require_grad();
-        let y1 = d1.forward_rows(x.clone(), &mut crate::model::NoTap);
-        let y2 = d2.forward_nchw(x.clone(), &mut crate::model::NoTap);
+        let y1 = d1.forward_rows(x.clone(), &mut crate::model::NoTap, Norm::Train);
+        let y2 = d2.forward_nchw(x.clone(), &mut crate::model::NoTap, Norm::Train);
         let grads1 = (y1.clone() * y1.clone()).sum().backward();
         let gx1 = x.grad(&grads1).unwrap();
         let grads2 = (y2.clone() * y2.clone()).sum().backward();

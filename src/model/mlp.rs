@@ -51,7 +51,7 @@ impl MlpGenerator {
 /// MLP discriminator: image → 512 → 256 (→ 256 … with --disc-depth) → one logit.
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator {
-    hidden: Vec<Linear>,
+    pub(crate) hidden: Vec<Linear>,
     to_logit: Linear,
     act: Activation,
 }

@@ -204,6 +204,16 @@ impl Discriminator {
             Discriminator::Mlp(d) => d.forward(x, tap),
         }
     }
+
+    /// The same pass for a measurement: batch norm as in training (the batch's statistics)
+    /// without updating its running statistics, so measuring does not change the network.
+    pub fn forward_measuring(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
+        match self {
+            Discriminator::Dcgan(d) => d.forward_measuring(x, tap),
+            // No batch norm: the plain pass changes nothing.
+            Discriminator::Mlp(d) => d.forward(x, tap),
+        }
+    }
 }
 
 #[cfg(test)]

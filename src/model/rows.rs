@@ -61,13 +61,7 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
         // Inference broadcasts the running statistics: no transposes to avoid.
         return norm.forward(x);
     }
-    let mean = x.clone().mean_dim(0);
-    let centered = x - mean.clone();
-    let variance = (centered.clone() * centered.clone()).mean_dim(0);
-    let scale =
-        (variance.clone() + norm.epsilon).sqrt().recip() * norm.gamma.val().unsqueeze_dim(0);
-    let y = centered * scale + norm.beta.val().unsqueeze_dim(0);
-
+    let (y, mean, variance) = batch_stats_norm(norm, x);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<2>| {
         let running = state.value_sync().to_device(&device);
         let batch = batch.detach().squeeze_dim(0);
@@ -81,4 +75,21 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
     update(&norm.running_mean, mean);
     update(&norm.running_var, variance);
     y
+}
+
+/// Training-mode batch norm of `[N, C]` rows (the batch's own statistics) that leaves the
+/// running statistics alone: for measuring a network as it trains without changing it.
+pub fn batch_norm_measuring(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
+    batch_stats_norm(norm, x).0
+}
+
+/// Normalises `x` with its own per-column mean and biased variance; also returns those.
+fn batch_stats_norm(norm: &BatchNorm, x: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    let mean = x.clone().mean_dim(0);
+    let centered = x - mean.clone();
+    let variance = (centered.clone() * centered.clone()).mean_dim(0);
+    let scale =
+        (variance.clone() + norm.epsilon).sqrt().recip() * norm.gamma.val().unsqueeze_dim(0);
+    let y = centered * scale + norm.beta.val().unsqueeze_dim(0);
+    (y, mean, variance)
 }

@@ -7,6 +7,7 @@
 //! as the losses. See DESIGN.md, "Gradient-sparsity metrics", for the exact definitions.
 
 pub mod dead;
+pub mod probe_set;
 
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
@@ -94,23 +95,26 @@ impl Tap for SparsityTap {
         let rec = &mut self.layers[layer];
         let values = z.clone().inner();
         rec.nonpos.push(count(values.clone().lower_equal_elem(0.0)));
-        // Per-unit max over the batch (and pixels).
-        let unit_max = match D {
-            // [N, C] (dense layers, or conv maps as NHWC rows): straight down the columns.
-            2 => values.reshape([numel / units, units]).max_dim(0),
-            // [B, C, ...] -> [C, B·...].
-            _ => values
-                .swap_dims(0, 1)
-                .reshape([units, numel / units])
-                .max_dim(1),
-        };
-        rec.unit_max.push(unit_max.reshape([units]));
+        rec.unit_max.push(unit_max(values));
         rec.numel += numel;
         rec.units = units;
         let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();
         rec.probes.push(probe.clone());
         z + probe.reshape(dims)
     }
+}
+
+/// The largest value of each unit (dim 1: channel or neuron) of `z` over the batch and pixels.
+fn unit_max<const D: usize>(z: Tensor<D>) -> Tensor<1> {
+    let dims = z.dims();
+    let (numel, units) = (dims.iter().product::<usize>(), dims[1]);
+    let max = match D {
+        // [N, C] (dense layers, or conv maps as NHWC rows): straight down the columns.
+        2 => z.reshape([numel / units, units]).max_dim(0),
+        // [B, C, ...] -> [C, B·...].
+        _ => z.swap_dims(0, 1).reshape([units, numel / units]).max_dim(1),
+    };
+    max.reshape([units])
 }
 
 /// Number of `true` entries, as a one-element float tensor (exact below 2^24).
@@ -199,14 +203,15 @@ impl ImageProbe {
             .expect("image probe is part of the G loss graph")
             .inner();
         let zeros = count(g.clone().equal_elem(0.0));
-        let norm = g
+        let norms = g
             .reshape([self.batch, self.numel / self.batch])
             .powf_scalar(2.0)
             .sum_dim(1)
             .sqrt()
-            .mean();
+            .reshape([self.batch]);
         GStats {
-            values: Tensor::cat(vec![zeros, norm], 0),
+            values: Tensor::cat(vec![zeros, norms.clone().mean()], 0),
+            norms,
             numel: self.numel,
         }
     }
@@ -214,7 +219,10 @@ impl ImageProbe {
 
 /// G-step statistics still on the device.
 pub struct GStats {
+    /// [zero count, mean per-sample norm].
     values: Tensor<1>,
+    /// Per-sample L2 norms of dL_G/dx.
+    norms: Tensor<1>,
     numel: usize,
 }
 
@@ -254,15 +262,21 @@ pub struct Sparsity {
     pub g_signal_zero: f64,
     /// Mean over the batch of the per-sample L2 norm of dL_G/dx.
     pub g_signal_norm: f64,
+    /// Fraction of fake samples whose gradient norm is at most `metric::STARVED_NORM`.
+    pub g_starved: f64,
+    /// 10th percentile of the per-sample gradient norms.
+    pub g_signal_norm_p10: f64,
 }
 
 impl ProbeTensors {
-    /// The tensors to read back: scalars first, then the dead masks.
-    pub fn tensors(&self) -> [Tensor<1>; 3] {
+    /// The tensors to read back: D's counts, D's parameter-gradient zeros, G's scalars and
+    /// G's per-sample gradient norms (the dead masks come apart, see `masks`).
+    pub fn tensors(&self) -> [Tensor<1>; 4] {
         [
             self.d.counts.clone(),
             self.param_zeros.0.clone(),
             self.g.values.clone(),
+            self.g.norms.clone(),
         ]
     }
 
@@ -277,6 +291,7 @@ impl ProbeTensors {
         counts: &[f32],
         param_zeros: f32,
         g: &[f32],
+        norms: &[f32],
         masks: &[f32],
     ) -> Sparsity {
         let mut layers = Vec::with_capacity(self.d.shapes.len());
@@ -299,7 +314,28 @@ impl ProbeTensors {
             d_param_grad_zero: param_zeros as f64 / self.param_zeros.1 as f64,
             g_signal_zero: g[0] as f64 / self.g.numel as f64,
             g_signal_norm: g[1] as f64,
+            g_starved: starved(norms),
+            g_signal_norm_p10: percentile(norms, 0.1),
         }
+    }
+}
+
+/// The fraction of per-sample gradient norms at or below `metric::STARVED_NORM`.
+fn starved(norms: &[f32]) -> f64 {
+    let n = norms
+        .iter()
+        .filter(|&&v| v as f64 <= crate::metric::STARVED_NORM)
+        .count();
+    n as f64 / norms.len().max(1) as f64
+}
+
+/// The `q` quantile of `values` (nearest rank below), NaN for none.
+fn percentile(values: &[f32], q: f64) -> f64 {
+    let mut v: Vec<f32> = values.to_vec();
+    v.sort_by(f32::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n => v[((n - 1) as f64 * q).floor() as usize] as f64,
     }
 }
 
@@ -375,6 +411,7 @@ mod tests {
             param_zeros: (Tensor::zeros([1], &dev), 50),
             g: GStats {
                 values: Tensor::zeros([2], &dev),
+                norms: Tensor::zeros([4], &dev),
                 numel: 40,
             },
         };
@@ -382,6 +419,7 @@ mod tests {
             &[50.0, 60.0, 1.0, 30.0, 90.0, 3.0],
             5.0,
             &[10.0, 2.5],
+            &[0.0, 4.0, 1e-9, 3.0, 0.5, 2.0, 6.0, 7.0, 8.0, 9.0],
             &[0.0, 1.0, 1.0, 1.0, 1.0],
         );
         assert_eq!(s.layers[0].grad_zero, 0.5);
@@ -395,6 +433,10 @@ mod tests {
         assert_eq!(s.d_param_grad_zero, 0.1);
         assert_eq!(s.g_signal_zero, 0.25);
         assert_eq!(s.g_signal_norm, 2.5);
+        // Two of ten samples starved (exactly 0, and 1e-9 below the 1e-8 threshold); the 10th
+        // percentile of ten is the smallest (nearest rank below: floor(0.1 · 9) = 0).
+        assert_eq!(s.g_starved, 0.2);
+        assert_eq!(s.g_signal_norm_p10, 0.0);
     }
 
     #[test]
@@ -409,7 +451,8 @@ mod tests {
             &dev,
         );
         let g = probe.finish(&(x * w).sum().backward());
-        assert_eq!(floats(g.values), [7.0, 1.5]);
+        assert_eq!(floats(g.values.clone()), [7.0, 1.5]);
+        assert_eq!(floats(g.norms), [3.0, 0.0]);
         assert_eq!(g.numel, 8);
     }
 }

@@ -78,6 +78,9 @@ pub struct GroupStats {
     pub diverged: usize,
     /// By `Metric::key`, over the runs that did not diverge.
     pub metrics: BTreeMap<String, MeanStd>,
+    /// By `Metric::key`, each run's value with its seed (runs that did not diverge), for paired
+    /// comparisons across groups.
+    pub values: BTreeMap<String, Vec<(u64, f64)>>,
 }
 
 /// Groups `runs` by their settings apart from the seed (and bookkeeping), in first-seen order.
@@ -152,6 +155,26 @@ impl Group {
                 metrics.insert(m.key(), s);
             }
         }
+        let mut values = BTreeMap::new();
+        for metric in Metric::ALL {
+            for take in [Take::Mean, Take::Last] {
+                let m = TableMetric {
+                    metric,
+                    cell: Cell {
+                        take,
+                        heading: "",
+                        digits: 0,
+                    },
+                };
+                let v: Vec<(u64, f64)> = ok
+                    .iter()
+                    .filter_map(|r| Some((r.args.seed, m.of(r)?)))
+                    .collect();
+                if !v.is_empty() {
+                    values.insert(m.key(), v);
+                }
+            }
+        }
         GroupStats {
             label: self.label.clone(),
             setting: self.setting.clone(),
@@ -159,6 +182,7 @@ impl Group {
             runs: self.runs.len(),
             diverged: self.runs.len() - ok.len(),
             metrics,
+            values,
         }
     }
 

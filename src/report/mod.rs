@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod groups;
+pub mod paired;
 pub mod plot;
 pub mod runs;
 pub mod stats;
@@ -23,7 +24,11 @@ use stats::MeanStd;
 
 /// Builds the report of the runs in `dirs` into `out` (report.html, report.md, report.json,
 /// plots/, media/); returns the path of report.html and the verdicts.
-pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verdict>)> {
+pub fn build(
+    dirs: &[PathBuf],
+    out: &Path,
+    spec: &verdict::Spec,
+) -> Result<(PathBuf, Vec<verdict::Verdict>)> {
     if dirs.is_empty() {
         bail!("no run directories to report on");
     }
@@ -44,7 +49,7 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
         .collect::<Result<Vec<_>>>()?;
     let groups = groups::group(runs);
     let stats: Vec<_> = groups.iter().map(Group::stats).collect();
-    let verdicts = verdict::verdicts(&stats);
+    let verdicts = verdict::verdicts(&stats, spec);
 
     prepare_out(out)?;
     let mut blocks = vec![
@@ -59,13 +64,76 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
             ),
             false,
         ),
+        Block::Para(
+            format!(
+                "Primary metric, named before the runs: {}. Equivalence margin: ±{:.0}% of \
+                 relu's value. Runs of one seed are paired (same initial weights, data order and \
+                 noise): each effect is leaky − relu per seed, with a 95% bootstrap interval, an \
+                 exact sign-flip permutation p (all 2^n sign patterns up to 16 seeds) and d_z; \
+                 secondary metrics' p-values are Holm-corrected; rows marked as mechanism differ \
+                 by definition (ReLU's derivative is exactly 0 for z ≤ 0) and are not evidence \
+                 of harm.",
+                spec.primary.0.key(spec.primary.1),
+                100.0 * spec.margin
+            ),
+            false,
+        ),
         Block::Heading(2, "Verdict".into()),
     ];
-    for v in &verdicts {
+    for (k, v) in verdicts.iter().enumerate() {
         if verdicts.len() > 1 {
             blocks.push(Block::Heading(3, v.title.clone()));
         }
         blocks.push(Block::Para(v.conclusion.clone(), true));
+        // Every seed of the primary metric, relu and leaky joined per seed.
+        if let Some(p) = v.rows.iter().find(|r| r.primary && !r.pairs.is_empty()) {
+            let file = format!("plots/paired-{k}-{}.svg", p.metric.name());
+            let title = format!("{} per seed (lines join a seed's runs)", p.heading);
+            if plot::paired_lines(&out.join(&file), &title, &p.pairs)? {
+                blocks.push(Block::Images(vec![(file, title)]));
+            }
+        }
+        blocks.push(Block::Table(
+            [
+                "metric",
+                "role",
+                "relu",
+                "leaky",
+                "Δ leaky − relu [95% CI]",
+                "p",
+                "p judged",
+                "d_z",
+                "outcome",
+            ]
+            .map(String::from)
+            .to_vec(),
+            v.rows
+                .iter()
+                .map(|r| {
+                    let role = match (r.primary, r.metric.differs_by_definition()) {
+                        (true, _) => "primary",
+                        (false, true) => "mechanism",
+                        (false, false) if r.metric == crate::metric::Metric::StepMs => "cost",
+                        (false, false) => "secondary (Holm)",
+                    };
+                    let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
+                    vec![
+                        r.heading.clone(),
+                        role.into(),
+                        format!("{:.4}", r.c.mean_a),
+                        format!("{:.4}", r.c.mean_b),
+                        match r.c.ci {
+                            Some((lo, hi)) => format!("{:.4} [{lo:.4}, {hi:.4}]", r.c.diff),
+                            None => format!("{:.4}", r.c.diff),
+                        },
+                        opt(r.c.p),
+                        opt(r.p_judged),
+                        opt(r.c.effect),
+                        r.outcome_words(),
+                    ]
+                })
+                .collect(),
+        ));
         blocks.push(Block::Bullets(v.findings.clone()));
     }
 
@@ -267,8 +335,28 @@ pub fn build(dirs: &[PathBuf], out: &Path) -> Result<(PathBuf, Vec<verdict::Verd
             "diverged": s.diverged,
             "metrics": s.metrics.iter().map(|(k, v)| (k.clone(), show_json(v))).collect::<serde_json::Map<_, _>>(),
         })).collect::<Vec<_>>(),
+        "primary": spec.primary.0.key(spec.primary.1),
+        "margin": spec.margin,
         "verdicts": verdicts.iter().map(|v| json!({
             "title": v.title, "conclusion": v.conclusion, "findings": v.findings,
+            "comparisons": v.rows.iter().map(|r| json!({
+                "metric": r.metric.key(r.take),
+                "primary": r.primary,
+                "paired": r.c.paired,
+                "n": r.c.n,
+                "relu": r.c.mean_a,
+                "leaky": r.c.mean_b,
+                "diff": r.c.diff,
+                "ci": r.c.ci.map(|(lo, hi)| [lo, hi]),
+                "p": r.c.p,
+                "p_judged": r.p_judged,
+                "effect": r.c.effect,
+                "margin": r.margin,
+                "p_tost": r.p_tost,
+                "outcome": format!("{:?}", r.outcome).to_lowercase(),
+                "seeds_needed": r.seeds_needed,
+                "pairs": r.pairs,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "runs": dirs,
     });
@@ -345,6 +433,8 @@ pub struct Options {
     pub runs: Vec<PathBuf>,
     /// Folder for the report (None: outputs/report-<timestamp>).
     pub out: Option<PathBuf>,
+    /// The primary metric and equivalence margin.
+    pub spec: verdict::Spec,
 }
 
 /// `gan report`: builds the report of `args.runs`; returns the path of report.html.
@@ -356,7 +446,7 @@ pub fn run(args: &Options) -> Result<PathBuf> {
             chrono::Local::now().format("%Y%m%d-%H%M%S")
         )),
     };
-    let (html, _) = build(&args.runs, &out)?;
+    let (html, _) = build(&args.runs, &out, &args.spec)?;
     eprintln!("report: {}", html.display());
     Ok(html)
 }

@@ -99,6 +99,61 @@ pub fn band_chart(path: &Path, title: &str, y_desc: &str, bands: &[Band]) -> Res
     Ok(true)
 }
 
+/// Every seed's value of one metric: relu on the left, leaky on the right, a line joining the
+/// runs of one seed. False when there is nothing to draw.
+pub fn paired_lines(path: &Path, title: &str, pairs: &[(u64, f64, f64)]) -> Result<bool> {
+    let finite: Vec<&(u64, f64, f64)> = pairs
+        .iter()
+        .filter(|p| p.1.is_finite() && p.2.is_finite())
+        .collect();
+    if finite.is_empty() {
+        return Ok(false);
+    }
+    let (lo, hi) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1).min(p.2), hi.max(p.1).max(p.2))
+        });
+    let pad = ((hi - lo) * 0.08).max(1e-3 * hi.abs().max(1.0));
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+    let root = SVGBackend::new(path, (420, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 15))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5f64..1.5f64, (lo - pad)..(hi + pad))
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_labels(2)
+        .x_label_formatter(&|x| match x.round() as i64 {
+            0 => "relu".into(),
+            1 => "leaky".into(),
+            _ => String::new(),
+        })
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for p in &finite {
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, p.1), (1.0, p.2)],
+                BLACK.mix(0.35).stroke_width(1),
+            ))
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series([
+                Circle::new((0.0, p.1), 4, colour(0).filled()),
+                Circle::new((1.0, p.2), 4, colour(1).filled()),
+            ])
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +180,16 @@ mod tests {
         let empty = tmp.path().join("none.svg");
         assert!(!band_chart(&empty, "t", "y", &[("a".into(), vec![])]).unwrap());
         assert!(!empty.exists());
+    }
+
+    #[test]
+    fn paired_lines_draw_one_line_per_seed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("p.svg");
+        assert!(paired_lines(&path, "FD", &[(42, 30.0, 20.0), (43, 31.0, 22.0)]).unwrap());
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 4, "{svg}");
+        assert!(svg.contains("relu") && svg.contains("leaky"));
+        assert!(!paired_lines(&tmp.path().join("q.svg"), "FD", &[]).unwrap());
     }
 }

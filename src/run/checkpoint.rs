@@ -40,6 +40,10 @@ pub struct State {
     /// Data order and noise are drawn per step from streams seeded by (seed, step), so this
     /// seed and `step` are the whole random state.
     pub seed: u64,
+    /// Units dead on the probe set at the last logged step on the schedule (per layer), for
+    /// the revival measure; empty before the first (and in runs from before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_dead: Vec<Vec<bool>>,
 }
 
 /// Writes a checkpoint into `run/checkpoint/`, atomically: `records` writes the network and
@@ -118,6 +122,7 @@ mod tests {
             dead_history: vec![vec![vec![true, false]]],
             train_seconds: 1.0,
             seed: 3,
+            probe_dead: vec![vec![true]],
         }
     }
 

@@ -155,6 +155,7 @@ mod tests {
             dead_history: vec![vec![vec![true, false]]],
             train_seconds: 1.0,
             seed: 3,
+            probe_dead: Vec::new(),
         };
         save(tmp.path(), &gan, &state).unwrap();
         let ckpt = folder::latest(tmp.path()).unwrap();

@@ -9,9 +9,20 @@ use crate::run::Summary;
 
 use super::step::StepScalars;
 
+/// The probe set's reading of a logged step, as fractions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSetValues {
+    /// Units dead on the probe set: all layers, per layer.
+    pub dead: (f64, Vec<f64>),
+    /// Units dead on its fakes only: all layers, per layer.
+    pub fake_only: (f64, Vec<f64>),
+    /// Of the units dead at the previous logged step, the fraction alive now (NaN: none were).
+    pub revived: f64,
+}
+
 /// One metrics.csv row for `columns`. `quality` holds the values of the quality columns
-/// (NaN where this row measures none). Only rows on the log schedule enter the dead-unit
-/// window.
+/// (NaN where this row measures none), `probe_set` the probe set's. Only rows on the log
+/// schedule enter the dead-unit window.
 pub fn row(
     columns: &[Column],
     s: &StepScalars,
@@ -19,6 +30,7 @@ pub fn row(
     ms: f64,
     on_schedule: bool,
     quality: &[(Metric, f64)],
+    probe_set: Option<&ProbeSetValues>,
 ) -> Vec<f64> {
     // Persistently dead units per layer, and unit-weighted over all layers.
     let persistent = s.sparsity.as_ref().map(|p| {
@@ -65,6 +77,11 @@ pub fn row(
                 (Metric::DParamGradZero, _) => probe.map_or(f64::NAN, |p| p.d_param_grad_zero),
                 (Metric::GSignalZero, _) => probe.map_or(f64::NAN, |p| p.g_signal_zero),
                 (Metric::GSignalNorm, _) => probe.map_or(f64::NAN, |p| p.g_signal_norm),
+                (Metric::GStarved, _) => probe.map_or(f64::NAN, |p| p.g_starved),
+                (Metric::GSignalNormP10, _) => probe.map_or(f64::NAN, |p| p.g_signal_norm_p10),
+                (Metric::DDeadProbe, l) => split(probe_set.map(|v| &v.dead), l),
+                (Metric::DDeadFakeOnly, l) => split(probe_set.map(|v| &v.fake_only), l),
+                (Metric::DRevived, _) => probe_set.map_or(f64::NAN, |v| v.revived),
                 (m, _) => quality
                     .iter()
                     .find(|(q, _)| *q == m)
@@ -72,6 +89,15 @@ pub fn row(
             }
         })
         .collect()
+}
+
+/// The all-layers value (`layer` None) or one layer's of a (total, per-layer) pair.
+fn split(v: Option<&(f64, Vec<f64>)>, layer: Option<usize>) -> f64 {
+    match (v, layer) {
+        (Some((total, _)), None) => *total,
+        (Some((_, per)), Some(l)) => per.get(l).copied().unwrap_or(f64::NAN),
+        (None, _) => f64::NAN,
+    }
 }
 
 /// The end-of-run lines on the console.
@@ -134,7 +160,7 @@ pub fn print_summary(summary: &Summary, layers: usize, final_png: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metric::layout;
+    use crate::metric::{Probes, layout};
     use crate::probe::{LayerSparsity, Sparsity};
 
     fn scalars(probed: bool) -> StepScalars {
@@ -158,13 +184,15 @@ mod tests {
                 d_param_grad_zero: 0.05,
                 g_signal_zero: 0.0,
                 g_signal_norm: 0.7,
+                g_starved: 0.125,
+                g_signal_norm_p10: 0.02,
             }),
         }
     }
 
     #[test]
     fn a_row_has_each_value_under_its_column() {
-        let columns = layout(2, true, &[Metric::EvalMmdPixel]);
+        let columns = layout(2, Probes::All, &[Metric::EvalMmdPixel]);
         let mut dead = DeadTracker::new(10);
         let row = row(
             &columns,
@@ -173,6 +201,11 @@ mod tests {
             12.0,
             true,
             &[(Metric::EvalMmdPixel, 0.01)],
+            Some(&ProbeSetValues {
+                dead: (0.25, vec![0.5, 0.125]),
+                fake_only: (0.1, vec![0.0, 0.2]),
+                revived: 0.75,
+            }),
         );
         let got = |name: &str| row[columns.iter().position(|c| c.name() == name).unwrap()];
         assert_eq!(row.len(), columns.len());
@@ -189,19 +222,26 @@ mod tests {
         assert_eq!(got("d_param_grad_zero"), 0.05);
         assert_eq!((got("g_signal_zero"), got("g_signal_norm")), (0.0, 0.7));
         assert_eq!((got("step_ms"), got("eval_mmd_pixel")), (12.0, 0.01));
+        assert_eq!((got("g_starved"), got("g_signal_norm_p10")), (0.125, 0.02));
+        assert_eq!((got("d_dead_probe"), got("d_dead_probe_h2")), (0.25, 0.125));
+        assert_eq!(
+            (got("d_dead_fake_only"), got("d_dead_fake_only_h2")),
+            (0.1, 0.2)
+        );
+        assert_eq!(got("d_revived"), 0.75);
     }
 
     #[test]
     fn rows_off_the_schedule_do_not_enter_the_dead_window() {
-        let columns = layout(2, true, &[]);
+        let columns = layout(2, Probes::Sparsity, &[]);
         let mut dead = DeadTracker::new(10);
-        row(&columns, &scalars(true), &mut dead, 1.0, false, &[]);
+        row(&columns, &scalars(true), &mut dead, 1.0, false, &[], None);
         assert!(dead.history().is_empty());
-        row(&columns, &scalars(true), &mut dead, 1.0, true, &[]);
+        row(&columns, &scalars(true), &mut dead, 1.0, true, &[], None);
         assert_eq!(dead.history().len(), 1);
-        let plain = layout(2, false, &[]);
+        let plain = layout(2, Probes::Off, &[]);
         assert_eq!(
-            super::row(&plain, &scalars(false), &mut dead, 3.0, true, &[]),
+            super::row(&plain, &scalars(false), &mut dead, 3.0, true, &[], None),
             [1.0, 2.0, 0.6, 0.4, 3.0]
         );
     }

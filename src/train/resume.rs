@@ -117,6 +117,7 @@ mod tests {
             dead_history: Vec::new(),
             train_seconds: 0.0,
             seed: s.seed,
+            probe_dead: Vec::new(),
         };
         checkpoint::write(tmp.path(), &state, |_| Ok(())).unwrap();
         tmp

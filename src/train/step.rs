@@ -147,7 +147,7 @@ impl StepOutput {
         let sparsity = self
             .probes
             .as_ref()
-            .map(|p| p.interpret(&values[1], values[2][0], &values[3], &values[4]));
+            .map(|p| p.interpret(&values[1], values[2][0], &values[3], &values[4], &values[5]));
         Ok(StepScalars {
             loss_d: s[0] as f64,
             loss_g: s[1] as f64,
@@ -266,5 +266,40 @@ mod tests {
                 .collect()
         };
         assert_eq!(losses(true), losses(false));
+    }
+
+    #[test]
+    fn a_discriminator_dead_to_every_input_starves_every_fake_only_under_relu() {
+        use crate::model::Discriminator;
+        use burn::module::Param;
+        let _lock = crate::seed_lock();
+        for (act, starved) in [(Act::Relu, 1.0), (Act::Leaky, 0.0)] {
+            let dev = Device::flex();
+            dev.seed(9);
+            let ad = dev.clone().autodiff();
+            let mut gan = Gan::new(&net(Arch::Mlp, act), 2e-4, 0.5, &ad).unwrap();
+            // Every first-layer unit gets a bias no image in [-1, 1] can overcome: with ReLU no
+            // gradient reaches any pixel of any fake; with LeakyReLU it does, at slope alpha.
+            let Discriminator::Mlp(d) = &mut gan.d else {
+                unreachable!()
+            };
+            let bias = d.hidden[0].bias.as_ref().unwrap().val().inner();
+            let units = bias.dims()[0];
+            let hopeless = Tensor::<1>::from_data(
+                TensorData::new(vec![-1e4f32; units], [units]),
+                &bias.device(),
+            );
+            d.hidden[0].bias = Some(Param::from_tensor(hopeless.autodiff()));
+            let real = Tensor::<4>::random([16, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &ad);
+            let z = || Tensor::<2>::random([16, 16], Distribution::Normal(0.0, 1.0), &ad);
+            let s = gan.step(real, z(), z(), true).read().unwrap();
+            let p = s.sparsity.unwrap();
+            assert_eq!(p.g_starved, starved, "{act:?}");
+            assert_eq!(p.layers[0].dead_units, 1.0, "{act:?}: every unit dead");
+            match act {
+                Act::Relu => assert_eq!(p.g_signal_norm_p10, 0.0),
+                Act::Leaky => assert!(p.g_signal_norm_p10 > 0.0),
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use super::checkpoint;
 use super::interrupt::StopFlag;
 use super::progress::{PlanBar, Progress};
-use super::record;
+use super::record::{self, ProbeSetValues};
 use super::resume::Resume;
 use super::schedule::Schedule;
 use super::step::{Gan, StepScalars};
@@ -18,9 +18,10 @@ use super::{Outcome, default_name};
 use crate::data::{Batcher, Dataset};
 use crate::device::{self, OpenedDevice};
 use crate::eval::TrainingEval;
-use crate::metric::{self, Column};
+use crate::metric::{self, Column, Metric, Probes};
 use crate::model::NetConfig;
 use crate::probe::dead::DeadTracker;
+use crate::probe::probe_set::{self, ProbeSet};
 use crate::rng::{Stream, normal_values};
 use crate::run::checkpoint::State;
 use crate::run::config::{BURN_VERSION, DatasetInfo, GAN_VERSION, Resumption};
@@ -41,6 +42,10 @@ pub struct Trainer {
     ad: Device,
     gan: Gan,
     quality: Option<TrainingEval>,
+    /// The fixed probe set of the harm measures (probed runs).
+    probe_set: Option<ProbeSet>,
+    /// Units dead on it at the last logged step on the schedule.
+    probe_dead: Vec<Vec<bool>>,
     columns: Vec<Column>,
     run: RunDir,
     /// Held until the trainer is dropped: no other process writes to the run meanwhile.
@@ -86,7 +91,15 @@ impl Trainer {
             _ => Some(TrainingEval::new(settings, &dev)?),
         };
         let quality_metrics = quality.as_ref().map_or(&[][..], TrainingEval::metrics);
-        let columns = metric::layout(gan.d.hidden_layers(), !settings.no_probes, quality_metrics);
+        let probes = match (settings.no_probes, &resume) {
+            (true, _) => Probes::Off,
+            // A run from before the harm measures keeps its columns.
+            (false, Some(r)) if !has_harm_columns(&r.run)? => Probes::Sparsity,
+            (false, _) => Probes::All,
+        };
+        let columns = metric::layout(gan.d.hidden_layers(), probes, quality_metrics);
+        let probe_set = (probes == Probes::All)
+            .then(|| ProbeSet::new(&data, settings.seed, net.latent_dim, &dev));
         let chatty = plan.is_none();
         let window = settings.dead_window as usize;
         let opened_run = match resume {
@@ -118,6 +131,8 @@ impl Trainer {
             ad,
             gan,
             quality,
+            probe_set,
+            probe_dead: state.probe_dead.clone(),
             columns,
             run,
             _lock: lock,
@@ -256,7 +271,32 @@ impl Trainer {
             _ => Vec::new(),
         };
         let on_schedule = self.schedule.on_log_schedule(step);
-        let row = record::row(&self.columns, s, &mut self.dead, ms, on_schedule, &quality);
+        let probe_set = match (&self.probe_set, &s.sparsity) {
+            (Some(set), Some(_)) => {
+                let reading = set.measure(&self.gan.g, &self.gan.d)?;
+                let values = ProbeSetValues {
+                    dead: probe_set::fractions(&reading.dead),
+                    fake_only: probe_set::fractions(&reading.dead_fake_only),
+                    revived: probe_set::revived(&self.probe_dead, &reading.dead)
+                        .unwrap_or(f64::NAN),
+                };
+                // Like the dead-unit window: only rows on the schedule move it on.
+                if on_schedule {
+                    self.probe_dead = reading.dead;
+                }
+                Some(values)
+            }
+            _ => None,
+        };
+        let row = record::row(
+            &self.columns,
+            s,
+            &mut self.dead,
+            ms,
+            on_schedule,
+            &quality,
+            probe_set.as_ref(),
+        );
         // Measuring quality is not part of step_ms.
         self.interval = (Instant::now(), self.done);
         self.log.write(step, &row)?;
@@ -299,6 +339,7 @@ impl Trainer {
             dead_history: self.dead.history(),
             train_seconds: self.prior_seconds + self.started.elapsed().as_secs_f64(),
             seed: self.settings.seed,
+            probe_dead: self.probe_dead.clone(),
         };
         if let Err(e) = checkpoint::save(self.run.path(), &self.gan, &state) {
             return Err(checkpoint_failed(
@@ -428,6 +469,7 @@ fn fresh(
         dead_history: Vec::new(),
         train_seconds: 0.0,
         seed: settings.seed,
+        probe_dead: Vec::new(),
     };
     Ok((run, lock, log, Vec::new(), state))
 }
@@ -469,6 +511,13 @@ fn resumed(
         );
     }
     Ok((r.run, r.lock, log, rows, r.state))
+}
+
+/// Whether the run's metrics.csv has the harm measures' columns (runs from before them do not).
+fn has_harm_columns(run: &RunDir) -> Result<bool> {
+    let (header, _) = crate::run::metrics::read(&run.metrics_path())?;
+    let probe = Metric::DDeadProbe.name();
+    Ok(header.iter().any(|c| c == probe))
 }
 
 /// The two noise batches of step `step`: drawn from a stream seeded by (seed, step), so a

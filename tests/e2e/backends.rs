@@ -179,6 +179,7 @@ fn check(arch: Arch, act: Act) {
             dead_history: Vec::new(),
             train_seconds: 0.0,
             seed: 21,
+            probe_dead: Vec::new(),
         };
         checkpoint::save(tmp.path(), &gan, &state).unwrap();
     }

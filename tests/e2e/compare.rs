@@ -168,10 +168,35 @@ fn compare_writes_a_full_report_whose_numbers_are_the_runs_summaries() {
         .as_f64()
         .unwrap();
     assert!(relu > 0.2 && leaky == 0.0, "{relu} {leaky}");
-    let findings = report["verdicts"][0]["findings"][0].as_str().unwrap();
+    // The verdict leads with the primary metric (final FD), paired over the two seeds, and
+    // shows the sparsity as mechanism, not evidence of harm.
+    assert_eq!(report["primary"], "eval_fd:last");
+    let rows = report["verdicts"][0]["comparisons"].as_array().unwrap();
+    assert_eq!(rows[0]["metric"], "eval_fd:last");
+    assert_eq!(rows[0]["primary"], true);
+    assert_eq!(rows[0]["paired"], true);
+    assert_eq!(rows[0]["n"], 2);
+    assert_eq!(rows[0]["pairs"].as_array().unwrap().len(), 2);
+    // Two pairs can never reach p < 0.05 (the exact sign-flip p is at least 2/4).
+    assert!(rows[0]["p"].as_f64().unwrap() >= 0.5);
+    assert_ne!(rows[0]["outcome"], "different");
+    let sparsity = rows
+        .iter()
+        .find(|r| r["metric"] == "d_grad_zero:mean")
+        .unwrap();
+    assert!(sparsity["diff"].as_f64().unwrap() < -0.2, "{sparsity}");
+    let findings = report["verdicts"][0]["findings"].as_array().unwrap();
     assert!(
-        findings.contains("Gradient sparsity") && findings.contains("a clear difference"),
-        "{findings}"
+        findings.iter().any(|f| f
+            .as_str()
+            .unwrap()
+            .starts_with("Mechanism (differs by definition) — D grad zeros")),
+        "{findings:?}"
+    );
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("plots/paired-0-eval_fd.svg"),
+        "per-seed plot missing"
     );
 
     if let Some(o) = check_in_browser(&out.join("report.html")) {
@@ -249,9 +274,12 @@ fn report_merges_runs_made_by_hand_and_refuses_unfinished_ones() {
         .map(|g| g["label"].as_str().unwrap())
         .collect();
     assert_eq!(labels, ["relu", "leaky α=0.2"]);
-    // No --eval-every: the verdict claims nothing about quality.
+    // No --eval-every: the primary metric (final FD) is missing and nothing is concluded.
     let conclusion = r["verdicts"][0]["conclusion"].as_str().unwrap();
-    assert!(conclusion.starts_with("No quality metric"), "{conclusion}");
+    assert!(
+        conclusion.starts_with("The primary metric (eval_fd:last) was not measured"),
+        "{conclusion}"
+    );
 
     let e = assert_clean_error(&gan(&["report", "/nonexistent/run"]), "missing run");
     assert!(e.contains("no such run directory"), "{e}");
@@ -376,4 +404,74 @@ fn diverged_runs_are_results_and_bad_flags_touch_nothing() {
         "report into a non-report folder",
     );
     assert!(e.contains("other than a gan report"), "{e}");
+}
+
+/// A comparison whose arms are the same runs (trained twice, one copy labelled leaky) must never
+/// be called a difference: the paired effects are all zero.
+#[test]
+fn identical_arms_are_never_called_different() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = Vec::new();
+    for (copy, label) in [("a", "relu"), ("b", "leaky")] {
+        for seed in ["42", "43", "44", "45", "46"] {
+            let out = tmp.path().join(copy);
+            let name = format!("{copy}-{seed}");
+            assert_ok(&gan(&[
+                "--disc-act",
+                "relu",
+                "--arch",
+                "mlp",
+                "--steps",
+                "4",
+                "--log-every",
+                "2",
+                "--dataset-size",
+                "64",
+                "--batch-size",
+                "8",
+                "--seed",
+                seed,
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+                "--name",
+                &name,
+            ]));
+            let dir = out.join(&name);
+            if label == "leaky" {
+                // The same numbers under the other label.
+                let path = dir.join("config.json");
+                let mut c = json(&path);
+                c["args"]["disc_act"] = "leaky".into();
+                c["net"]["disc_act"] = "leaky".into();
+                fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+            }
+            dirs.push(dir.to_str().unwrap().to_string());
+        }
+    }
+    let report = tmp.path().join("rep");
+    let mut args = vec![
+        "report",
+        "--primary",
+        "loss_d:last",
+        "--out",
+        report.to_str().unwrap(),
+    ];
+    args.extend(dirs.iter().map(String::as_str));
+    assert_ok(&gan(&args));
+    let r = json(&report.join("report.json"));
+    let v = &r["verdicts"][0];
+    let conclusion = v["conclusion"].as_str().unwrap();
+    assert!(!conclusion.contains("Prefer"), "{conclusion}");
+    assert!(
+        conclusion.starts_with("No difference in the primary metric"),
+        "{conclusion}"
+    );
+    for row in v["comparisons"].as_array().unwrap() {
+        assert_ne!(row["outcome"], "different", "{row}");
+        if row["metric"] != "step_ms:mean" {
+            assert_eq!(row["diff"], 0.0, "{row}");
+            assert_eq!(row["p"], 1.0, "{row}");
+        }
+    }
 }
