@@ -96,6 +96,18 @@ pub struct CompareArgs {
     /// the effect is shown to lie within ±margin.
     #[arg(long, default_value_t = 0.1, value_parser = parse_margin)]
     pub margin: f64,
+    /// Train N runs at once in worker processes, splitting the cores between them (unless
+    /// --threads is given); each worker's output goes to OUT/logs/<run>.log.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256), conflicts_with_all = ["plan", "task_index"])]
+    pub jobs: Option<u32>,
+    /// Print the plan, one JSON line per run with its index and the command that trains it
+    /// alone (for a cluster's job array), and exit without training.
+    #[arg(long, conflicts_with = "task_index")]
+    pub plan: bool,
+    /// Train only run I of the plan (0-based; e.g. $SLURM_ARRAY_TASK_ID or
+    /// $JOB_COMPLETION_INDEX), on shared storage; the last run to finish writes the report.
+    #[arg(long, value_name = "I")]
+    pub task_index: Option<usize>,
     /// Training flags shared by every run (--out is the comparison's folder, default
     /// outputs/compare-<scenario>; --steps defaults to the scenario's).
     #[command(flatten)]
@@ -397,6 +409,12 @@ where
                 train: args.train.settings(),
                 primary: args.primary,
                 margin: args.margin,
+                mode: match (args.jobs, args.plan, args.task_index) {
+                    (_, true, _) => compare::Mode::Plan,
+                    (_, _, Some(i)) => compare::Mode::Task(i),
+                    (Some(n), _, _) if n > 1 => compare::Mode::Jobs(n as usize),
+                    _ => compare::Mode::Sequential,
+                },
             })
         }
         Some(Command::Sample(a)) => Action::Sample(sample::Options {

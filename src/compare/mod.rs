@@ -2,8 +2,10 @@
 //! per seed, resumable by rerunning, then the report.
 
 pub mod scenario;
+mod workers;
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -38,6 +40,8 @@ pub struct Options {
     pub primary: Option<(Metric, Take)>,
     /// Equivalence margin, a fraction of relu's value.
     pub margin: f64,
+    /// How the plan is gone through.
+    pub mode: Mode,
 }
 
 impl Options {
@@ -290,13 +294,159 @@ fn taken_elsewhere(e: &anyhow::Error, run_dir: &Path) -> bool {
         || matches!(found(run_dir), Found::Held(_) | Found::Done)
 }
 
+/// How `gan compare` goes through its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Every run in turn, in this process.
+    #[default]
+    Sequential,
+    /// Print the plan (one JSON line per run, with the command that trains it) and exit.
+    Plan,
+    /// Train run I of the plan only (a cluster's array task), then the report if it was the last.
+    Task(usize),
+    /// Train the runs in N worker processes at once, splitting the cores between them.
+    Jobs(usize),
+}
+
+/// Trains planned run `i` unless it is finished or another process holds it; progress on
+/// `bar`, whose steps before this run are `offset`.
+fn train_run(
+    dir: &Path,
+    runs: &[Planned],
+    i: usize,
+    bar: &indicatif::ProgressBar,
+    offset: u64,
+) -> Result<RunEnd> {
+    let r = &runs[i];
+    let run_dir = dir.join("runs").join(&r.name);
+    let plan_bar = PlanBar {
+        bar: bar.clone(),
+        offset,
+        label: r.name.clone(),
+    };
+    let done = offset + r.args.steps;
+    let tag = format!("[{}/{}] {}", i + 1, runs.len(), r.name);
+    let mut job = Job {
+        settings: r.args.clone(),
+        ..Job::default()
+    };
+    match found(&run_dir) {
+        Found::Done => {
+            plan_bar.println(&format!("{tag}: reusing the finished run"));
+            bar.set_position(done);
+            return Ok(RunEnd::Next);
+        }
+        Found::Held(holder) => {
+            plan_bar.println(&format!("{tag}: being trained by {holder}; left to it"));
+            bar.set_position(done);
+            return Ok(RunEnd::Next);
+        }
+        Found::Resumable => {
+            plan_bar.println(&format!("{tag}: resuming from its checkpoint"));
+            job.resume = Some(run_dir.clone());
+        }
+        Found::Unusable => {
+            // Stopped before its first checkpoint: nothing in it can be continued.
+            if !discard(&run_dir)? {
+                plan_bar.println(&format!(
+                    "{tag}: being trained by another process; left to it"
+                ));
+                bar.set_position(done);
+                return Ok(RunEnd::Next);
+            }
+            plan_bar.println(&format!(
+                "{tag}: restarting (stopped before any checkpoint)"
+            ));
+        }
+        Found::Nothing => plan_bar.println(&format!("{tag}: training")),
+    }
+    let t = Instant::now();
+    match train::run_in_plan(&job, Some(plan_bar.clone())) {
+        Ok(Outcome::Finished(_)) => {
+            plan_bar.println(&format!(
+                "{tag}: done in {:.0} s",
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(Outcome::Interrupted(_)) => {
+            bar.finish_and_clear();
+            eprintln!(
+                "comparison interrupted during {}; rerun the same command to continue (finished runs are reused)",
+                r.name
+            );
+            return Ok(RunEnd::Interrupted);
+        }
+        // A diverged run is a result (the report counts it), as its own summary says.
+        Err(_)
+            if RunDir::open(&run_dir, "run")
+                .is_ok_and(|r| status(&r) == Some(Status::Diverged)) =>
+        {
+            plan_bar.println(&format!(
+                "{tag}: diverged (a NaN or infinite loss); the report counts it"
+            ));
+        }
+        // Another process took the run first: it is theirs. Other errors stop the plan.
+        Err(e) if taken_elsewhere(&e, &run_dir) => {
+            plan_bar.println(&format!("{tag}: taken by another process; left to it"));
+        }
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e.context(format!("training {}", r.name)));
+        }
+    }
+    Ok(RunEnd::Next)
+}
+
+/// The plan as JSON lines: index, run name, and the command that trains that run alone.
+fn print_plan(runs: &[Planned]) -> Result<()> {
+    let command = workers::task_command(&[]);
+    let mut out = std::io::stdout().lock();
+    for (i, r) in runs.iter().enumerate() {
+        let mut cmd = command.clone();
+        cmd.extend(["--task-index".to_string(), i.to_string()]);
+        let line = json!({"index": i, "run": r.name, "command": cmd});
+        writeln!(out, "{line}").context("writing the plan")?;
+    }
+    Ok(())
+}
+
+/// How one planned run ended in this process.
+enum RunEnd {
+    /// Trained, reused, diverged or left to another process: go on.
+    Next,
+    /// Stopped by Ctrl-C: the whole command stops.
+    Interrupted,
+}
+
 /// `gan compare`: trains what is missing, then writes the report; returns the exit status.
 pub fn run(args: &Options) -> Result<u8> {
     let (dir, runs) = plan(args)?;
     for r in &runs {
         r.args.validate()?;
     }
+    if args.mode == Mode::Plan {
+        print_plan(&runs)?;
+        return Ok(0);
+    }
+    if let Mode::Task(i) = args.mode
+        && i >= runs.len()
+    {
+        bail!(
+            "--task-index {i} is outside the plan: it has {} runs (0 to {})",
+            runs.len(),
+            runs.len() - 1
+        );
+    }
     claim(&dir, &identity(args, &runs))?;
+    if let Mode::Task(i) = args.mode
+        && let Found::Held(holder) = found(&dir.join("runs").join(&runs[i].name))
+    {
+        bail!(
+            "run {i} ({}) of {} is being trained by {holder}; each --task-index is trained by one process",
+            runs[i].name,
+            dir.display()
+        );
+    }
     let spec = args.spec();
     eprintln!(
         "comparison {} ({}): {} runs of {} steps; {} Primary metric: {} (equivalence margin ±{:.0}%).",
@@ -308,99 +458,44 @@ pub fn run(args: &Options) -> Result<u8> {
         spec.primary.0.key(spec.primary.1),
         100.0 * spec.margin
     );
-    let stop = crate::train::interrupt::StopFlag::install()?;
     let started = Instant::now();
-    let total: u64 = runs.iter().map(|r| r.args.steps).sum();
-    let bar = PlanBar::bar(total);
-    let mut offset = 0;
-    for (i, r) in runs.iter().enumerate() {
-        let run_dir = dir.join("runs").join(&r.name);
-        let plan_bar = PlanBar {
-            bar: bar.clone(),
-            offset,
-            label: r.name.clone(),
-        };
-        offset += r.args.steps;
-        let tag = format!("[{}/{}] {}", i + 1, runs.len(), r.name);
-        // A Ctrl-C between runs (or during the last one's ending) stops before the next.
-        if stop.requested() {
+    let ended = match args.mode {
+        Mode::Task(i) => {
+            let bar = PlanBar::bar(runs[i].args.steps);
+            let end = train_run(&dir, &runs, i, &bar, 0)?;
             bar.finish_and_clear();
-            eprintln!(
-                "comparison interrupted before {}; rerun the same command to continue (finished runs are reused)",
-                r.name
-            );
-            return Ok(crate::train::interrupt::EXIT_CODE);
+            end
         }
-        let mut job = Job {
-            settings: r.args.clone(),
-            ..Job::default()
-        };
-        match found(&run_dir) {
-            Found::Done => {
-                plan_bar.println(&format!("{tag}: reusing the finished run"));
-                bar.set_position(offset);
-                continue;
-            }
-            Found::Held(holder) => {
-                plan_bar.println(&format!("{tag}: being trained by {holder}; left to it"));
-                bar.set_position(offset);
-                continue;
-            }
-            Found::Resumable => {
-                plan_bar.println(&format!("{tag}: resuming from its checkpoint"));
-                job.resume = Some(run_dir.clone());
-            }
-            Found::Unusable => {
-                // Stopped before its first checkpoint: nothing in it can be continued.
-                if !discard(&run_dir)? {
-                    plan_bar.println(&format!(
-                        "{tag}: being trained by another process; left to it"
-                    ));
-                    bar.set_position(offset);
-                    continue;
+        Mode::Jobs(n) => workers::run(&dir, &runs, n, args.given.has(Key::Threads))?,
+        Mode::Sequential | Mode::Plan => {
+            let stop = crate::train::interrupt::StopFlag::install()?;
+            let total: u64 = runs.iter().map(|r| r.args.steps).sum();
+            let bar = PlanBar::bar(total);
+            let mut offset = 0;
+            let mut end = RunEnd::Next;
+            for i in 0..runs.len() {
+                // A Ctrl-C between runs (or during the last one's ending) stops before the next.
+                if stop.requested() {
+                    eprintln!(
+                        "comparison interrupted before {}; rerun the same command to continue (finished runs are reused)",
+                        runs[i].name
+                    );
+                    end = RunEnd::Interrupted;
+                    break;
                 }
-                plan_bar.println(&format!(
-                    "{tag}: restarting (stopped before any checkpoint)"
-                ));
+                end = train_run(&dir, &runs, i, &bar, offset)?;
+                if let RunEnd::Interrupted = end {
+                    break;
+                }
+                offset += runs[i].args.steps;
             }
-            Found::Nothing => plan_bar.println(&format!("{tag}: training")),
+            bar.finish_and_clear();
+            end
         }
-        let t = Instant::now();
-        match train::run_in_plan(&job, Some(plan_bar.clone())) {
-            Ok(Outcome::Finished(_)) => {
-                plan_bar.println(&format!(
-                    "{tag}: done in {:.0} s",
-                    t.elapsed().as_secs_f64()
-                ));
-            }
-            Ok(Outcome::Interrupted(_)) => {
-                bar.finish_and_clear();
-                eprintln!(
-                    "comparison interrupted during {}; rerun the same command to continue (finished runs are reused)",
-                    r.name
-                );
-                return Ok(crate::train::interrupt::EXIT_CODE);
-            }
-            // A diverged run is a result (the report counts it), as its own summary says.
-            Err(_)
-                if RunDir::open(&run_dir, "run")
-                    .is_ok_and(|r| status(&r) == Some(Status::Diverged)) =>
-            {
-                plan_bar.println(&format!(
-                    "{tag}: diverged (a NaN or infinite loss); the report counts it"
-                ));
-            }
-            // Another process took the run first: it is theirs. Other errors stop the plan.
-            Err(e) if taken_elsewhere(&e, &run_dir) => {
-                plan_bar.println(&format!("{tag}: taken by another process; left to it"));
-            }
-            Err(e) => {
-                bar.finish_and_clear();
-                return Err(e.context(format!("training {}", r.name)));
-            }
-        }
+    };
+    if let RunEnd::Interrupted = ended {
+        return Ok(crate::train::interrupt::EXIT_CODE);
     }
-    bar.finish_and_clear();
     // The report only when every run of the plan is finished (here or by another process).
     let mut dirs = Vec::new();
     let mut pending = Vec::new();

@@ -112,7 +112,7 @@ pub fn build(
                 .map(|r| {
                     let role = match (r.primary, r.metric.differs_by_definition()) {
                         (true, _) => "primary",
-                        (false, true) => "mechanism",
+                        (false, true) => "mechanism (by definition)",
                         (false, false) if r.metric == crate::metric::Metric::StepMs => "cost",
                         (false, false) => "secondary (Holm)",
                     };

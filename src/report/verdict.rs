@@ -188,9 +188,11 @@ fn rows(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Vec<Row> {
             })
         })
         .collect();
-    // Holm over the secondary metrics (not the primary, not the cost).
+    // Holm over the secondary metrics: not the primary, not the cost, and not the mechanism
+    // rows (they differ by definition; testing them would only spend the family's error rate).
     let family: Vec<usize> = (0..rows.len())
         .filter(|&i| !rows[i].primary && rows[i].metric != Metric::StepMs)
+        .filter(|&i| !rows[i].metric.differs_by_definition())
         .filter(|&i| rows[i].c.p.is_some())
         .collect();
     let adjusted = holm(
@@ -249,10 +251,9 @@ impl Row {
         if let Some(p) = c.p {
             s += &format!(", {}", show_p(p));
         }
-        if let Some(p) = self
-            .p_judged
-            .filter(|_| !self.primary && self.metric != Metric::StepMs)
-        {
+        let holm =
+            !self.primary && self.metric != Metric::StepMs && !self.metric.differs_by_definition();
+        if let Some(p) = self.p_judged.filter(|_| holm) {
             s += &format!(" (Holm {})", show_p(p));
         }
         if let Some(d) = c.effect {

@@ -173,3 +173,153 @@ fn two_comparisons_on_one_folder_share_the_runs_and_write_one_correct_report() {
     assert_eq!(report["runs"].as_array().unwrap().len(), 4, "{report}");
     assert!(!out.join("train.lock").exists());
 }
+
+/// Flags of a small comparison in `out`, plus `extra`.
+fn small_compare(out: &Path, extra: &[&str]) -> Vec<String> {
+    [
+        "compare",
+        "--arch",
+        "mlp",
+        "--steps",
+        "60",
+        "--seeds",
+        "2",
+        "--dataset-size",
+        "64",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "10",
+        "--eval-every",
+        "0",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.to_str().unwrap().to_string()])
+    .chain(extra.iter().map(|s| s.to_string()))
+    .collect()
+}
+
+fn gan_s(args: &[String]) -> std::process::Output {
+    gan(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The report's numbers without the timing ones (which differ between any two trainings).
+fn numbers(report: &Path) -> serde_json::Value {
+    let mut r = json(report);
+    for g in r["groups"].as_array_mut().unwrap() {
+        g["metrics"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.starts_with("step_ms"));
+    }
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for v in r["verdicts"].as_array().unwrap() {
+        for c in v["comparisons"].as_array().unwrap() {
+            if !c["metric"].as_str().unwrap().starts_with("step_ms") {
+                rows.push(c.clone());
+            }
+        }
+    }
+    serde_json::json!({"groups": r["groups"], "comparisons": rows})
+}
+
+#[test]
+fn plan_lists_every_run_with_its_command_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let o = gan_s(&small_compare(&out, &["--plan"]));
+    assert_ok(&o);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let runs: Vec<&str> = lines.iter().map(|l| l["run"].as_str().unwrap()).collect();
+    assert_eq!(
+        runs,
+        ["relu-s42", "leaky0.2-s42", "relu-s43", "leaky0.2-s43"]
+    );
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["index"], i);
+        let cmd: Vec<&str> = l["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(cmd[cmd.len() - 2..], ["--task-index", &i.to_string()]);
+        assert!(!cmd.contains(&"--plan"));
+    }
+    assert!(!out.exists(), "--plan writes nothing");
+    let e = assert_clean_error(
+        &gan_s(&small_compare(&out, &["--task-index", "4"])),
+        "index past the plan",
+    );
+    assert!(e.contains("outside the plan"), "{e}");
+}
+
+#[test]
+fn two_processes_claiming_the_same_task_index_leave_it_to_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let mut args = small_compare(&out, &["--task-index", "0"]);
+    // The first run long enough to be caught in training.
+    let steps = args.iter().position(|a| a == "--steps").unwrap() + 1;
+    args[steps] = "3000".into();
+    let first = Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(&args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&out.join("runs/relu-s42/metrics.csv"), 2);
+    let second = gan_s(&args);
+    let err = assert_clean_error(&second, "the same --task-index twice");
+    assert!(err.contains("is being trained by process"), "{err}");
+    assert!(err.contains(&first.id().to_string()), "{err}");
+    let o = first.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = json(&out.join("runs/relu-s42/summary.json"));
+    assert_eq!(summary["status"], "finished");
+    assert!(
+        !out.join("runs/leaky0.2-s42").exists(),
+        "only run 0 was trained"
+    );
+}
+
+#[test]
+fn jobs_and_task_index_loops_give_the_report_one_process_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("one");
+    assert_ok(&gan_s(&small_compare(&one, &[])));
+
+    let jobs = tmp.path().join("jobs");
+    let o = gan_s(&small_compare(&jobs, &["--jobs", "2"]));
+    assert_ok(&o);
+    assert!(jobs.join("logs/relu-s42.log").is_file());
+
+    // Two "array tasks" loops sharing the folder, as on a cluster.
+    let tasks = tmp.path().join("tasks");
+    let spawn = |indices: [usize; 2]| {
+        let args: Vec<Vec<String>> = indices
+            .iter()
+            .map(|i| small_compare(&tasks, &["--task-index", &i.to_string()]))
+            .collect();
+        std::thread::spawn(move || {
+            for a in args {
+                assert_ok(&gan_s(&a));
+            }
+        })
+    };
+    let (a, b) = (spawn([0, 2]), spawn([1, 3]));
+    a.join().unwrap();
+    b.join().unwrap();
+
+    let want = numbers(&one.join("report.json"));
+    assert_eq!(numbers(&jobs.join("report.json")), want, "--jobs 2");
+    assert_eq!(
+        numbers(&tasks.join("report.json")),
+        want,
+        "--task-index loops"
+    );
+}
