@@ -41,6 +41,9 @@ pub enum Metric {
     DDeadFakeOnly,
     /// Of the units dead on the probe set at the previous logged step, the fraction alive now.
     DRevived,
+    /// Fraction of D's parameters whose gradient was exactly 0 in each of the last
+    /// --dead-window logged steps (all parameters, and per hidden layer).
+    DParamFrozen,
     /// Wall milliseconds per step since the previous logged row.
     StepMs,
     /// Fréchet distance in the evaluator's features.
@@ -96,11 +99,12 @@ const NOT_SHOWN: Shown = Shown {
 
 impl Metric {
     /// Every metric, in the order the report shows them.
-    pub const ALL: [Metric; 23] = [
+    pub const ALL: [Metric; 24] = [
         Metric::DGradZero,
         Metric::DDeadProbe,
         Metric::DDeadFakeOnly,
         Metric::DRevived,
+        Metric::DParamFrozen,
         Metric::GStarved,
         Metric::GSignalNormP10,
         Metric::DDeadUnitsPersistent,
@@ -153,6 +157,7 @@ impl Metric {
             Metric::DDeadProbe => "d_dead_probe",
             Metric::DDeadFakeOnly => "d_dead_fake_only",
             Metric::DRevived => "d_revived",
+            Metric::DParamFrozen => "d_param_frozen",
             Metric::StepMs => "step_ms",
             Metric::EvalFd => "eval_fd",
             Metric::EvalPrecision => "eval_precision",
@@ -309,6 +314,18 @@ impl Metric {
                     digits: 3,
                 }],
             },
+            Metric::DParamFrozen => Shown {
+                curve: Some((
+                    "Frozen weights of D (zero gradient all window)",
+                    "fraction of parameters",
+                )),
+                layer_curve: Some("Frozen weights, layer"),
+                table: &[Cell {
+                    take: Last,
+                    heading: "frozen weights (final)",
+                    digits: 3,
+                }],
+            },
             Metric::GStarved => Shown {
                 curve: Some(("Starved fakes (‖dL_G/dx‖ ≈ 0)", "fraction of samples")),
                 layer_curve: None,
@@ -355,6 +372,7 @@ impl Metric {
             | Metric::DDeadUnitsPersistent
             | Metric::DDeadProbe
             | Metric::DDeadFakeOnly
+            | Metric::DParamFrozen
             | Metric::GStarved
             | Metric::StepMs => Some(true),
             Metric::EvalPrecision | Metric::EvalRecall | Metric::EvalClassCoverage => Some(false),
@@ -482,6 +500,8 @@ const HARM_LAYOUT: &[Slot] = &[
     Slot::Layers(&[Metric::DDeadProbe, Metric::DDeadFakeOnly]),
     Slot::Total(Metric::DDeadFakeOnly),
     Slot::Total(Metric::DRevived),
+    Slot::Total(Metric::DParamFrozen),
+    Slot::Layers(&[Metric::DParamFrozen]),
 ];
 
 /// The norm at or below which a fake sample's gradient dL_G/dx counts as starved (G learns
@@ -579,6 +599,9 @@ mod tests {
                 "d_dead_fake_only_h2",
                 "d_dead_fake_only",
                 "d_revived",
+                "d_param_frozen",
+                "d_param_frozen_h1",
+                "d_param_frozen_h2",
                 "step_ms"
             ]
         );

@@ -7,6 +7,7 @@
 //! as the losses. See DESIGN.md, "Gradient-sparsity metrics", for the exact definitions.
 
 pub mod dead;
+pub mod frozen;
 pub mod probe_set;
 
 use burn::module::{ModuleVisitor, Param};
@@ -135,34 +136,72 @@ pub struct DStats {
     shapes: Vec<(usize, usize)>,
 }
 
-/// Counts exactly-zero entries of every parameter gradient of a module.
+/// Counts exactly-zero entries of every parameter gradient of a module, and keeps which
+/// entries they are (for the frozen-weights measure), with the hidden layer of each parameter.
 pub struct ParamGradZeros<'a> {
     grads: &'a Gradients,
     zeros: Option<Tensor<1>>,
+    masks: Vec<Tensor<1>>,
     numel: usize,
+    /// Each parameter's hidden layer (None: the output layer) and size, in visiting order.
+    layers: Vec<(Option<usize>, usize)>,
+    /// The module path being visited.
+    path: Vec<String>,
+}
+
+/// The zero entries of D's parameter gradients of one update, still on the device.
+pub struct ParamZeros {
+    /// Their count.
+    count: Tensor<1>,
+    /// 1.0 for each zero entry, all parameters concatenated in visiting order.
+    mask: Tensor<1>,
+    /// Entries in all.
+    numel: usize,
+    /// Each parameter's hidden layer (None: the output layer) and size.
+    layers: Vec<(Option<usize>, usize)>,
 }
 
 impl<'a> ParamGradZeros<'a> {
-    /// Visits `module`'s parameters and sums zero counts of their gradients in `grads`.
-    pub fn of(module: &impl Module, grads: &'a Gradients) -> (Tensor<1>, usize) {
+    /// Visits `module`'s parameters and counts the zeros of their gradients in `grads`.
+    pub fn of(module: &impl Module, grads: &'a Gradients) -> ParamZeros {
         let mut v = ParamGradZeros {
             grads,
             zeros: None,
+            masks: Vec::new(),
             numel: 0,
+            layers: Vec::new(),
+            path: Vec::new(),
         };
         module.visit(&mut v);
-        (
-            v.zeros.expect("the module has parameters with gradients"),
-            v.numel,
-        )
+        ParamZeros {
+            count: v.zeros.expect("the module has parameters with gradients"),
+            mask: Tensor::cat(v.masks, 0),
+            numel: v.numel,
+            layers: v.layers,
+        }
     }
 }
 
 impl ModuleVisitor for ParamGradZeros<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(g) = param.val().grad(self.grads) {
-            self.numel += g.shape().num_elements();
-            let c = count(g.equal_elem(0.0));
+            let n = g.shape().num_elements();
+            self.numel += n;
+            // D's hidden layers are the elements of its one Vec of blocks (or linear layers):
+            // the only numbers in the path. The output layer has none.
+            let layer = self.path.iter().find_map(|p| p.parse::<usize>().ok());
+            self.layers.push((layer, n));
+            let zero = g.equal_elem(0.0);
+            let c = count(zero.clone());
+            self.masks.push(zero.float().reshape([n]));
             self.zeros = Some(match self.zeros.take() {
                 Some(acc) => acc + c,
                 None => c,
@@ -231,7 +270,7 @@ pub struct ProbeTensors {
     /// D update statistics.
     pub d: DStats,
     /// Zero count of D's parameter gradients and their total size.
-    pub param_zeros: (Tensor<1>, usize),
+    pub param_zeros: ParamZeros,
     /// G step statistics.
     pub g: GStats,
 }
@@ -266,6 +305,10 @@ pub struct Sparsity {
     pub g_starved: f64,
     /// 10th percentile of the per-sample gradient norms.
     pub g_signal_norm_p10: f64,
+    /// Which entries of D's parameter gradients were exactly zero (all parameters, in order).
+    pub param_zero_mask: Vec<bool>,
+    /// Each parameter's hidden layer (None: the output layer) and size, in that order.
+    pub param_layers: Vec<(Option<usize>, usize)>,
 }
 
 impl ProbeTensors {
@@ -274,7 +317,7 @@ impl ProbeTensors {
     pub fn tensors(&self) -> [Tensor<1>; 4] {
         [
             self.d.counts.clone(),
-            self.param_zeros.0.clone(),
+            self.param_zeros.count.clone(),
             self.g.values.clone(),
             self.g.norms.clone(),
         ]
@@ -285,6 +328,11 @@ impl ProbeTensors {
         self.d.masks.clone()
     }
 
+    /// The zero mask of D's parameter gradients to read back.
+    pub fn param_mask(&self) -> Tensor<1> {
+        self.param_zeros.mask.clone()
+    }
+
     /// Turns the read-back values into fractions.
     pub fn interpret(
         &self,
@@ -293,6 +341,7 @@ impl ProbeTensors {
         g: &[f32],
         norms: &[f32],
         masks: &[f32],
+        param_mask: &[f32],
     ) -> Sparsity {
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
@@ -311,7 +360,9 @@ impl ProbeTensors {
         Sparsity {
             layers,
             d_grad_zero: zeros_total / numel_total as f64,
-            d_param_grad_zero: param_zeros as f64 / self.param_zeros.1 as f64,
+            d_param_grad_zero: param_zeros as f64 / self.param_zeros.numel as f64,
+            param_zero_mask: param_mask.iter().map(|&v| v > 0.5).collect(),
+            param_layers: self.param_zeros.layers.clone(),
             g_signal_zero: g[0] as f64 / self.g.numel as f64,
             g_signal_norm: g[1] as f64,
             g_starved: starved(norms),
@@ -408,7 +459,12 @@ mod tests {
                 masks: Tensor::zeros([5], &dev),
                 shapes: vec![(100, 2), (300, 3)],
             },
-            param_zeros: (Tensor::zeros([1], &dev), 50),
+            param_zeros: ParamZeros {
+                count: Tensor::zeros([1], &dev),
+                mask: Tensor::zeros([3], &dev),
+                numel: 50,
+                layers: vec![(Some(0), 2), (None, 1)],
+            },
             g: GStats {
                 values: Tensor::zeros([2], &dev),
                 norms: Tensor::zeros([4], &dev),
@@ -421,6 +477,7 @@ mod tests {
             &[10.0, 2.5],
             &[0.0, 4.0, 1e-9, 3.0, 0.5, 2.0, 6.0, 7.0, 8.0, 9.0],
             &[0.0, 1.0, 1.0, 1.0, 1.0],
+            &[1.0, 0.0, 1.0],
         );
         assert_eq!(s.layers[0].grad_zero, 0.5);
         assert_eq!(s.layers[0].preact_nonpos, 0.6);
@@ -437,6 +494,7 @@ mod tests {
         // percentile of ten is the smallest (nearest rank below: floor(0.1 · 9) = 0).
         assert_eq!(s.g_starved, 0.2);
         assert_eq!(s.g_signal_norm_p10, 0.0);
+        assert_eq!(s.param_zero_mask, [true, false, true]);
     }
 
     #[test]
@@ -483,8 +541,42 @@ mod param_tests {
         // Only output 0 feeds the loss: weight column 1 (2 entries) and bias 1 get zero gradient.
         let loss = lin.forward(x).slice([0..2, 0..1]).sum();
         let grads = loss.backward();
-        let (zeros, numel) = ParamGradZeros::of(&lin, &grads);
-        assert_eq!(numel, 6);
-        assert_eq!(zeros.into_data().try_into_vec::<f32>().unwrap(), [3.0]);
+        let z = ParamGradZeros::of(&lin, &grads);
+        assert_eq!(z.numel, 6);
+        assert_eq!(z.count.into_data().try_into_vec::<f32>().unwrap(), [3.0]);
+        // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
+        let mask: Vec<f32> = z.mask.into_data().try_into_vec().unwrap();
+        assert_eq!(mask, [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+        // A lone Linear is no hidden layer.
+        assert_eq!(z.layers, [(None, 4), (None, 2)]);
+    }
+
+    #[test]
+    fn parameters_are_assigned_to_the_hidden_layers_of_both_architectures() {
+        use crate::model::{Arch, Discriminator, NetConfig, NoTap};
+        let _lock = crate::seed_lock();
+        let dev = Device::flex().autodiff();
+        for (arch, hidden) in [(Arch::Dcgan, 2), (Arch::Mlp, 2)] {
+            let net = NetConfig {
+                arch,
+                ..NetConfig::default()
+            };
+            let d = Discriminator::new(&net, &dev).unwrap();
+            let x = Tensor::<4>::zeros([2, 1, 28, 28], &dev);
+            let grads = d.forward(x, &mut NoTap).sum().backward();
+            let z = ParamGradZeros::of(&d, &grads);
+            let layers: Vec<Option<usize>> = z.layers.iter().map(|l| l.0).collect();
+            // Every hidden layer has parameters, then the output layer's come last.
+            for l in 0..hidden {
+                assert!(
+                    layers.contains(&Some(l)),
+                    "{arch:?}: layer {l} in {layers:?}"
+                );
+            }
+            assert_eq!(*layers.last().unwrap(), None, "{arch:?}: {layers:?}");
+            assert!(!layers.contains(&Some(hidden)), "{arch:?}: {layers:?}");
+            let total: usize = z.layers.iter().map(|l| l.1).sum();
+            assert_eq!(total, z.numel);
+        }
     }
 }

@@ -17,6 +17,7 @@ pub const DIR: &str = "checkpoint";
 const TMP: &str = "checkpoint.tmp";
 const OLD: &str = "checkpoint.old";
 const STATE: &str = "state.json";
+const FROZEN: &str = "frozen.bin";
 /// The generator's record in a checkpoint folder.
 pub const GENERATOR: &str = "generator.bpk";
 /// The discriminator's record.
@@ -44,6 +45,13 @@ pub struct State {
     /// the revival measure; empty before the first (and in runs from before it existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probe_dead: Vec<Vec<bool>>,
+    /// Logged steps the frozen-weights count has seen (up to its window).
+    #[serde(default)]
+    pub frozen_seen: u32,
+    /// Per entry of D's parameters, the logged steps in a row its gradient was zero: kept in
+    /// `frozen.bin` beside state.json (little-endian u16s), not in the JSON.
+    #[serde(skip)]
+    pub frozen_runs: Vec<u16>,
 }
 
 /// Writes a checkpoint into `run/checkpoint/`, atomically: `records` writes the network and
@@ -56,6 +64,14 @@ pub fn write(run: &Path, state: &State, records: impl FnOnce(&Path) -> Result<()
     }
     fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     records(&tmp)?;
+    let frozen: Vec<u8> = state
+        .frozen_runs
+        .iter()
+        .flat_map(|r| r.to_le_bytes())
+        .collect();
+    let frozen_path = tmp.join(FROZEN);
+    fs::write(&frozen_path, frozen)
+        .with_context(|| format!("writing {}", frozen_path.display()))?;
     let state_path = tmp.join(STATE);
     fs::write(&state_path, serde_json::to_string(state)?)
         .with_context(|| format!("writing {}", state_path.display()))?;
@@ -95,8 +111,18 @@ pub fn latest(run: &Path) -> Option<PathBuf> {
 pub fn read_state(ckpt: &Path) -> Result<State> {
     let path = ckpt.join(STATE);
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a gan checkpoint state", path.display()))
+    let mut state: State = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a gan checkpoint state", path.display()))?;
+    // Checkpoints from before the frozen-weights measure have none: it starts afresh.
+    let frozen = ckpt.join(FROZEN);
+    if frozen.is_file() {
+        let bytes = fs::read(&frozen).with_context(|| format!("reading {}", frozen.display()))?;
+        state.frozen_runs = bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect();
+    }
+    Ok(state)
 }
 
 /// The newest loadable checkpoint of `run`, or an error saying why there is none.
@@ -123,6 +149,8 @@ mod tests {
             train_seconds: 1.0,
             seed: 3,
             probe_dead: vec![vec![true]],
+            frozen_seen: 2,
+            frozen_runs: vec![0, 2, 1, 65535],
         }
     }
 

@@ -156,6 +156,8 @@ mod tests {
             train_seconds: 1.0,
             seed: 3,
             probe_dead: Vec::new(),
+            frozen_seen: 0,
+            frozen_runs: Vec::new(),
         };
         save(tmp.path(), &gan, &state).unwrap();
         let ckpt = folder::latest(tmp.path()).unwrap();

@@ -9,9 +9,11 @@ use crate::run::Summary;
 
 use super::step::StepScalars;
 
-/// The probe set's reading of a logged step, as fractions.
+/// The harm measures of a logged step beyond the step's own probes, as fractions.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProbeSetValues {
+pub struct HarmValues {
+    /// D's frozen weights: all parameters, per hidden layer.
+    pub frozen: (f64, Vec<f64>),
     /// Units dead on the probe set: all layers, per layer.
     pub dead: (f64, Vec<f64>),
     /// Units dead on its fakes only: all layers, per layer.
@@ -30,7 +32,7 @@ pub fn row(
     ms: f64,
     on_schedule: bool,
     quality: &[(Metric, f64)],
-    probe_set: Option<&ProbeSetValues>,
+    probe_set: Option<&HarmValues>,
 ) -> Vec<f64> {
     // Persistently dead units per layer, and unit-weighted over all layers.
     let persistent = s.sparsity.as_ref().map(|p| {
@@ -82,6 +84,7 @@ pub fn row(
                 (Metric::DDeadProbe, l) => split(probe_set.map(|v| &v.dead), l),
                 (Metric::DDeadFakeOnly, l) => split(probe_set.map(|v| &v.fake_only), l),
                 (Metric::DRevived, _) => probe_set.map_or(f64::NAN, |v| v.revived),
+                (Metric::DParamFrozen, l) => split(probe_set.map(|v| &v.frozen), l),
                 (m, _) => quality
                     .iter()
                     .find(|(q, _)| *q == m)
@@ -186,6 +189,8 @@ mod tests {
                 g_signal_norm: 0.7,
                 g_starved: 0.125,
                 g_signal_norm_p10: 0.02,
+                param_zero_mask: vec![false; 4],
+                param_layers: vec![(Some(0), 2), (Some(1), 2)],
             }),
         }
     }
@@ -201,7 +206,8 @@ mod tests {
             12.0,
             true,
             &[(Metric::EvalMmdPixel, 0.01)],
-            Some(&ProbeSetValues {
+            Some(&HarmValues {
+                frozen: (0.05, vec![0.0, 0.1]),
                 dead: (0.25, vec![0.5, 0.125]),
                 fake_only: (0.1, vec![0.0, 0.2]),
                 revived: 0.75,
@@ -229,6 +235,10 @@ mod tests {
             (0.1, 0.2)
         );
         assert_eq!(got("d_revived"), 0.75);
+        assert_eq!(
+            (got("d_param_frozen"), got("d_param_frozen_h2")),
+            (0.05, 0.1)
+        );
     }
 
     #[test]

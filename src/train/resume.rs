@@ -118,6 +118,8 @@ mod tests {
             train_seconds: 0.0,
             seed: s.seed,
             probe_dead: Vec::new(),
+            frozen_seen: 0,
+            frozen_runs: Vec::new(),
         };
         checkpoint::write(tmp.path(), &state, |_| Ok(())).unwrap();
         tmp

@@ -138,16 +138,23 @@ impl StepOutput {
                 tx = tx.register(t);
             }
             tx = tx.register(p.masks());
+            tx = tx.register(p.param_mask());
         }
         let data = tx
             .try_execute()
             .map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
         let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
         let s = &values[0];
-        let sparsity = self
-            .probes
-            .as_ref()
-            .map(|p| p.interpret(&values[1], values[2][0], &values[3], &values[4], &values[5]));
+        let sparsity = self.probes.as_ref().map(|p| {
+            p.interpret(
+                &values[1],
+                values[2][0],
+                &values[3],
+                &values[4],
+                &values[5],
+                &values[6],
+            )
+        });
         Ok(StepScalars {
             loss_d: s[0] as f64,
             loss_g: s[1] as f64,

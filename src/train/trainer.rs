@@ -10,7 +10,7 @@ use burn::prelude::*;
 use super::checkpoint;
 use super::interrupt::StopFlag;
 use super::progress::{PlanBar, Progress};
-use super::record::{self, ProbeSetValues};
+use super::record::{self, HarmValues};
 use super::resume::Resume;
 use super::schedule::Schedule;
 use super::step::{Gan, StepScalars};
@@ -21,6 +21,7 @@ use crate::eval::TrainingEval;
 use crate::metric::{self, Column, Metric, Probes};
 use crate::model::NetConfig;
 use crate::probe::dead::DeadTracker;
+use crate::probe::frozen::FrozenTracker;
 use crate::probe::probe_set::{self, ProbeSet};
 use crate::rng::{Stream, normal_values};
 use crate::run::checkpoint::State;
@@ -46,6 +47,8 @@ pub struct Trainer {
     probe_set: Option<ProbeSet>,
     /// Units dead on it at the last logged step on the schedule.
     probe_dead: Vec<Vec<bool>>,
+    /// D's parameters whose gradient stayed exactly zero.
+    frozen: FrozenTracker,
     columns: Vec<Column>,
     run: RunDir,
     /// Held until the trainer is dropped: no other process writes to the run meanwhile.
@@ -133,6 +136,11 @@ impl Trainer {
             quality,
             probe_set,
             probe_dead: state.probe_dead.clone(),
+            frozen: FrozenTracker::with_state(
+                window as u32,
+                state.frozen_seen,
+                state.frozen_runs.clone(),
+            ),
             columns,
             run,
             _lock: lock,
@@ -274,7 +282,13 @@ impl Trainer {
         let probe_set = match (&self.probe_set, &s.sparsity) {
             (Some(set), Some(_)) => {
                 let reading = set.measure(&self.gan.g, &self.gan.d)?;
-                let values = ProbeSetValues {
+                let p = s.sparsity.as_ref().expect("matched above");
+                let frozen = match on_schedule {
+                    true => self.frozen.push(&p.param_zero_mask, &p.param_layers),
+                    false => self.frozen.peek(&p.param_zero_mask, &p.param_layers),
+                };
+                let values = HarmValues {
+                    frozen,
                     dead: probe_set::fractions(&reading.dead),
                     fake_only: probe_set::fractions(&reading.dead_fake_only),
                     revived: probe_set::revived(&self.probe_dead, &reading.dead)
@@ -340,6 +354,8 @@ impl Trainer {
             train_seconds: self.prior_seconds + self.started.elapsed().as_secs_f64(),
             seed: self.settings.seed,
             probe_dead: self.probe_dead.clone(),
+            frozen_seen: self.frozen.state().0,
+            frozen_runs: self.frozen.state().1.to_vec(),
         };
         if let Err(e) = checkpoint::save(self.run.path(), &self.gan, &state) {
             return Err(checkpoint_failed(
@@ -470,6 +486,8 @@ fn fresh(
         train_seconds: 0.0,
         seed: settings.seed,
         probe_dead: Vec::new(),
+        frozen_seen: 0,
+        frozen_runs: Vec::new(),
     };
     Ok((run, lock, log, Vec::new(), state))
 }

@@ -180,6 +180,8 @@ fn check(arch: Arch, act: Act) {
             train_seconds: 0.0,
             seed: 21,
             probe_dead: Vec::new(),
+            frozen_seen: 0,
+            frozen_runs: Vec::new(),
         };
         checkpoint::save(tmp.path(), &gan, &state).unwrap();
     }
