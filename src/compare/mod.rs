@@ -178,7 +178,12 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
         }
     } else if dir.exists()
         && fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
+            .map(|d| {
+                // Another process claiming the same new folder this instant leaves only its
+                // staged compare.json here.
+                d.filter_map(|e| e.ok())
+                    .any(|e| !e.file_name().to_string_lossy().starts_with(CLAIM_STAGING))
+            })
             .unwrap_or(true)
     {
         bail!(
@@ -187,9 +192,18 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
         );
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    fs::write(&path, serde_json::to_string_pretty(identity)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))
+    // Staged and renamed into place: a process claiming the folder at the same time reads the
+    // whole file or none.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staged = dir.join(format!("{CLAIM_STAGING}{}.{n}", std::process::id()));
+    fs::write(&staged, serde_json::to_string_pretty(identity)? + "\n")
+        .with_context(|| format!("writing {}", staged.display()))?;
+    fs::rename(&staged, &path).with_context(|| format!("writing {}", path.display()))
 }
+
+/// Prefix of a compare.json being written.
+const CLAIM_STAGING: &str = ".compare.json.";
 
 /// Whether any run of the comparison in `dir` has written a summary or checkpoint.
 fn started_any(dir: &Path) -> bool {
@@ -541,4 +555,35 @@ pub fn run(args: &Options) -> Result<u8> {
         html.display()
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_claiming_one_new_folder_at_once_all_read_a_whole_claim() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        let identity =
+            json!({"scenario": "baseline", "runs": ["a", "b"], "settings": {"steps": 5}});
+        let claimers: Vec<_> = (0..8)
+            .map(|_| {
+                let (dir, identity) = (dir.clone(), identity.clone());
+                std::thread::spawn(move || claim(&dir, &identity))
+            })
+            .collect();
+        for c in claimers {
+            c.join().unwrap().unwrap();
+        }
+        let saved: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+        assert_eq!(saved, identity);
+        // A folder holding something else is still refused.
+        let other = tmp.path().join("other");
+        fs::create_dir_all(&other).unwrap();
+        fs::write(other.join("notes.txt"), "mine").unwrap();
+        let err = claim(&other, &identity).unwrap_err().to_string();
+        assert!(err.contains("is not a gan compare folder"), "{err}");
+    }
 }
