@@ -174,8 +174,12 @@ pub fn train(
     Ok((model, info))
 }
 
+/// Writes the evaluator into `dir`: staged under a name of this process's and renamed into
+/// place. Two processes training the same evaluator at once (two comparisons starting
+/// together) each stage their own; the first rename wins and the other's copy is dropped, so a
+/// reader never sees a half-written cache and nothing it reads is removed.
 fn save(model: &Evaluator, info: &EvaluatorInfo, dir: &Path) -> Result<()> {
-    let tmp = dir.with_extension("tmp");
+    let tmp = dir.with_extension(format!("{}.tmp", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
     }
@@ -188,10 +192,14 @@ fn save(model: &Evaluator, info: &EvaluatorInfo, dir: &Path) -> Result<()> {
         tmp.join("info.json"),
         serde_json::to_string_pretty(info)? + "\n",
     )?;
-    if dir.exists() {
-        fs::remove_dir_all(dir)?;
+    match fs::rename(&tmp, dir) {
+        Ok(()) => Ok(()),
+        // Another process saved the same evaluator first: keep theirs.
+        Err(_) if dir.join("info.json").is_file() => {
+            fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("writing {}", dir.display())),
     }
-    fs::rename(&tmp, dir).with_context(|| format!("writing {}", dir.display()))
 }
 
 /// Runs `images` (N×C×S×S values) through the evaluator in batches: features and predictions.
