@@ -181,8 +181,11 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
             .map(|d| {
                 // Another process claiming the same new folder this instant leaves only its
                 // staged compare.json here.
-                d.filter_map(|e| e.ok())
-                    .any(|e| !e.file_name().to_string_lossy().starts_with(CLAIM_STAGING))
+                d.filter_map(|e| e.ok()).any(|e| {
+                    !e.file_name()
+                        .to_string_lossy()
+                        .starts_with(crate::run::STAGING_PREFIX)
+                })
             })
             .unwrap_or(true)
     {
@@ -192,18 +195,9 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
         );
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Staged and renamed into place: a process claiming the folder at the same time reads the
-    // whole file or none.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let staged = dir.join(format!("{CLAIM_STAGING}{}.{n}", std::process::id()));
-    fs::write(&staged, serde_json::to_string_pretty(identity)? + "\n")
-        .with_context(|| format!("writing {}", staged.display()))?;
-    fs::rename(&staged, &path).with_context(|| format!("writing {}", path.display()))
+    // Atomic: a process claiming the folder at the same time reads the whole file or none.
+    crate::run::write_json(&path, identity)
 }
-
-/// Prefix of a compare.json being written.
-const CLAIM_STAGING: &str = ".compare.json.";
 
 /// Whether any run of the comparison in `dir` has written a summary or checkpoint.
 fn started_any(dir: &Path) -> bool {

@@ -316,7 +316,7 @@ pub fn build(
                         format!("{:?}", r.summary.status).to_lowercase(),
                         format!("{:.1}", r.summary.wall_seconds),
                         format!("{:.0}", r.summary.ms_per_step),
-                        r.dir.display().to_string(),
+                        r.dir().display().to_string(),
                     ]
                 })
             })

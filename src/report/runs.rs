@@ -10,9 +10,7 @@ use crate::settings::TrainSettings;
 /// One run directory, read whole.
 #[derive(Debug, Clone)]
 pub struct Run {
-    /// The run directory.
-    pub dir: PathBuf,
-    /// Its files.
+    /// The run directory and its files.
     files: RunDir,
     /// Its folder name.
     pub name: String,
@@ -52,7 +50,6 @@ impl Run {
         }
         let (columns, rows) = read_metrics(&run.metrics_path())?;
         Ok(Run {
-            dir: dir.to_path_buf(),
             name: run.name(),
             files: run,
             args,
@@ -80,6 +77,11 @@ impl Run {
             crate::model::Act::Relu => "relu".into(),
             crate::model::Act::Leaky => format!("leaky α={}", self.args.alpha),
         }
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        self.files.path()
     }
 
     /// The final sample grid.

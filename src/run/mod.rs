@@ -165,10 +165,21 @@ impl RunDir {
     }
 }
 
-/// Writes `value` as pretty JSON, atomically (a temporary file renamed over the target).
+/// Prefix of the staged copies `write_json` renames into place.
+pub const STAGING_PREFIX: &str = ".staged.";
+
+/// Writes `value` as pretty JSON, atomically: staged under a name unique to this process and
+/// call, then renamed over the target, so concurrent writers never share a temporary file and a
+/// reader sees the whole file or none.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!("{STAGING_PREFIX}{name}.{}.{n}", std::process::id()));
     let text = serde_json::to_string_pretty(value)? + "\n";
-    let tmp = path.with_extension("json.tmp");
     fs::write(&tmp, text).with_context(|| format!("writing {}", path.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }

@@ -23,8 +23,8 @@ pub struct HarmValues {
 }
 
 /// One metrics.csv row for `columns`. `quality` holds the values of the quality columns
-/// (NaN where this row measures none), `probe_set` the probe set's. Only rows on the log
-/// schedule enter the dead-unit window.
+/// (NaN where this row measures none), `harm` the harm measures beyond the step's probes.
+/// Only rows on the log schedule enter the dead-unit window.
 pub fn row(
     columns: &[Column],
     s: &StepScalars,
@@ -32,7 +32,7 @@ pub fn row(
     ms: f64,
     on_schedule: bool,
     quality: &[(Metric, f64)],
-    probe_set: Option<&HarmValues>,
+    harm: Option<&HarmValues>,
 ) -> Vec<f64> {
     // Persistently dead units per layer, and unit-weighted over all layers.
     let persistent = s.sparsity.as_ref().map(|p| {
@@ -81,10 +81,10 @@ pub fn row(
                 (Metric::GSignalNorm, _) => probe.map_or(f64::NAN, |p| p.g_signal_norm),
                 (Metric::GStarved, _) => probe.map_or(f64::NAN, |p| p.g_starved),
                 (Metric::GSignalNormP10, _) => probe.map_or(f64::NAN, |p| p.g_signal_norm_p10),
-                (Metric::DDeadProbe, l) => split(probe_set.map(|v| &v.dead), l),
-                (Metric::DDeadFakeOnly, l) => split(probe_set.map(|v| &v.fake_only), l),
-                (Metric::DRevived, _) => probe_set.map_or(f64::NAN, |v| v.revived),
-                (Metric::DParamFrozen, l) => split(probe_set.map(|v| &v.frozen), l),
+                (Metric::DDeadProbe, l) => split(harm.map(|v| &v.dead), l),
+                (Metric::DDeadFakeOnly, l) => split(harm.map(|v| &v.fake_only), l),
+                (Metric::DRevived, _) => harm.map_or(f64::NAN, |v| v.revived),
+                (Metric::DParamFrozen, l) => split(harm.map(|v| &v.frozen), l),
                 (m, _) => quality
                     .iter()
                     .find(|(q, _)| *q == m)

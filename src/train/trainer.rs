@@ -279,10 +279,9 @@ impl Trainer {
             _ => Vec::new(),
         };
         let on_schedule = self.schedule.on_log_schedule(step);
-        let probe_set = match (&self.probe_set, &s.sparsity) {
-            (Some(set), Some(_)) => {
+        let harm = match (&self.probe_set, &s.sparsity) {
+            (Some(set), Some(p)) => {
                 let reading = set.measure(&self.gan.g, &self.gan.d)?;
-                let p = s.sparsity.as_ref().expect("matched above");
                 let frozen = match on_schedule {
                     true => self.frozen.push(&p.param_zero_mask, &p.param_layers),
                     false => self.frozen.peek(&p.param_zero_mask, &p.param_layers),
@@ -309,7 +308,7 @@ impl Trainer {
             ms,
             on_schedule,
             &quality,
-            probe_set.as_ref(),
+            harm.as_ref(),
         );
         // Measuring quality is not part of step_ms.
         self.interval = (Instant::now(), self.done);
