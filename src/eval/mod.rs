@@ -264,11 +264,12 @@ pub fn evaluator_for(
     }
     // Not the run's seed: runs of any seed on the same data share one evaluator.
     let mut key = format!(
-        "{}-{}px-{}ch-{}img",
+        "{}-{}px-{}ch-{}img-v{}",
         args.dataset.name(),
         data.size,
         data.channels,
         data.len,
+        evaluator::VERSION,
     );
     if args.dataset == DatasetKind::Folder || args.data.is_some() {
         // Different folders with the same shape must not share an evaluator.

@@ -47,6 +47,14 @@ fn eval_trains_the_evaluator_once_and_writes_the_metrics() {
     assert!(a["evaluator_accuracy"].as_f64().unwrap() > 0.5, "{a}");
     let cache = tmp.path().join(".evaluators");
     assert_eq!(fs::read_dir(&cache).unwrap().count(), 1);
+    // The key names the architecture's version: an older gan's cached evaluator (another
+    // shape) is never loaded.
+    let entry = fs::read_dir(&cache).unwrap().next().unwrap().unwrap();
+    assert!(
+        entry.file_name().to_string_lossy().ends_with("-v2"),
+        "{:?}",
+        entry.file_name()
+    );
     // Same data: the cached evaluator is reused.
     let (second, _) = eval(&tmp.path().join("b"));
     assert!(!second.contains("training the evaluator"), "{second}");
