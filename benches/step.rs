@@ -151,7 +151,7 @@ fn time_interleaved(
     let mut gans = Vec::new();
     for &act in acts {
         for _probes in [false, true] {
-            gans.push(Gan::new(&net(arch, act), 2e-4, 0.5, &ad)?);
+            gans.push(Gan::new(&net(arch, act), 2e-4, 2e-4, 0.5, &ad)?);
         }
     }
     let (real, z_d, z_g) = inputs(&ad, batch);
@@ -178,7 +178,7 @@ fn time_interleaved(
 fn peak_memory(dev: &Device, arch: Arch, act: Act, batch: usize) -> Result<Option<f64>> {
     let ad = dev.clone().autodiff();
     reset_peak_memory();
-    let mut gan = Gan::new(&net(arch, act), 2e-4, 0.5, &ad)?;
+    let mut gan = Gan::new(&net(arch, act), 2e-4, 2e-4, 0.5, &ad)?;
     let (real, z_d, z_g) = inputs(&ad, batch);
     for _ in 0..2 {
         gan.step(real.clone(), z_d.clone(), z_g.clone(), true)

@@ -78,12 +78,15 @@ pub struct CompareArgs {
     /// Discriminator activations to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "relu,leaky")]
     pub acts: Vec<Act>,
-    /// LeakyReLU slopes to compare (each makes a leaky configuration; default: --alpha).
+    /// LeakyReLU slopes to compare (each makes a leaky configuration; default: the scenario's,
+    /// 0.01,0.05,0.1,0.2,0.3 for alpha-sweep, else --alpha). Three or more levels (relu counting
+    /// as 0) also get a trend test of the primary metric across α.
     #[arg(long, value_delimiter = ',', value_parser = parse_alpha)]
     pub alphas: Vec<f64>,
-    /// Seeds per configuration: --seed, --seed+1, ...
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub seeds: u32,
+    /// Seeds per configuration: --seed, --seed+1, ... (default: the scenario's; 3, or 6 for
+    /// high-lr-d, the fewest with which its exact paired test can reach p < 0.05).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub seeds: Option<u32>,
     /// Settings preset (README, "Scenarios"); flags given explicitly override it.
     #[arg(long, value_enum, default_value_t = Scenario::Baseline)]
     pub scenario: Scenario,
@@ -207,6 +210,10 @@ pub struct TrainArgs {
     /// Hidden layers of the MLP discriminator (512 wide, then 256).
     #[arg(long, default_value_t = d().disc_depth, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub disc_depth: u32,
+    /// Width of every hidden layer of the MLP discriminator (default: 512, then 256); the
+    /// deep-narrow scenario uses 32.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub disc_width: Option<u32>,
     /// No batch norm in the DCGAN discriminator (it normally follows every middle convolution).
     #[arg(long)]
     pub no_disc_batch_norm: bool,
@@ -238,9 +245,16 @@ pub struct TrainArgs {
     /// Images per batch (real and fake batches alike).
     #[arg(long, default_value_t = d().batch_size, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
-    /// Adam learning rate of both networks.
+    /// Adam learning rate of both networks (see --lr-d and --lr-g for one of them).
     #[arg(long, default_value_t = d().lr, value_parser = parse_lr)]
     pub lr: f64,
+    /// The discriminator's own learning rate, in place of --lr (the high-lr-d scenario varies
+    /// it alone).
+    #[arg(long, value_parser = parse_lr)]
+    pub lr_d: Option<f64>,
+    /// The generator's own learning rate, in place of --lr.
+    #[arg(long, value_parser = parse_lr)]
+    pub lr_g: Option<f64>,
     /// Adam beta1 of both networks, in [0, 1).
     #[arg(long, default_value_t = d().beta1, value_parser = parse_beta)]
     pub beta1: f64,
@@ -299,7 +313,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = d().checkpoint_every)]
     pub checkpoint_every: u64,
     /// Continue the run in RUN_DIR from its last checkpoint, with its saved settings; --steps
-    /// sets a new total, and --lr, --backend, --device, --threads, --log-every,
+    /// sets a new total, and --lr, --lr-d, --lr-g, --backend, --device, --threads, --log-every,
     /// --sample-every, --checkpoint-every, --quiet may change. Settings that define the model or
     /// data may not.
     #[arg(long, value_name = "RUN_DIR")]
@@ -315,6 +329,7 @@ impl TrainArgs {
             gen_act: self.gen_act,
             arch: self.arch,
             disc_depth: self.disc_depth,
+            disc_width: self.disc_width,
             no_disc_batch_norm: self.no_disc_batch_norm,
             dataset: self.dataset,
             data: self.data.clone(),
@@ -325,6 +340,8 @@ impl TrainArgs {
             steps: self.steps,
             batch_size: self.batch_size,
             lr: self.lr,
+            lr_d: self.lr_d,
+            lr_g: self.lr_g,
             beta1: self.beta1,
             latent_dim: self.latent_dim,
             seed: self.seed,
@@ -404,7 +421,9 @@ where
             Action::Compare(compare::Options {
                 acts: args.acts,
                 alphas: args.alphas,
-                seeds: args.seeds,
+                seeds: args
+                    .seeds
+                    .unwrap_or(compare::scenario::default_seeds(args.scenario)),
                 scenario: args.scenario,
                 given: given(sub.unwrap_or(&matches)),
                 train: args.train.settings(),

@@ -44,6 +44,10 @@ pub enum Metric {
     /// Fraction of D's parameters whose gradient was exactly 0 in each of the last
     /// --dead-window logged steps (all parameters, and per hidden layer).
     DParamFrozen,
+    /// 1 when D has collapsed at a logged step, else 0: most fakes starved, or a hidden layer
+    /// dead on every probe image (D's output is then the same for every input). Derived from
+    /// the columns above (see `collapsed`); in summary.json, not a metrics.csv column.
+    DCollapsed,
     /// Wall milliseconds per step since the previous logged row.
     StepMs,
     /// Fréchet distance in the evaluator's features.
@@ -99,12 +103,13 @@ const NOT_SHOWN: Shown = Shown {
 
 impl Metric {
     /// Every metric, in the order the report shows them.
-    pub const ALL: [Metric; 24] = [
+    pub const ALL: [Metric; 25] = [
         Metric::DGradZero,
         Metric::DDeadProbe,
         Metric::DDeadFakeOnly,
         Metric::DRevived,
         Metric::DParamFrozen,
+        Metric::DCollapsed,
         Metric::GStarved,
         Metric::GSignalNormP10,
         Metric::DDeadUnitsPersistent,
@@ -158,6 +163,7 @@ impl Metric {
             Metric::DDeadFakeOnly => "d_dead_fake_only",
             Metric::DRevived => "d_revived",
             Metric::DParamFrozen => "d_param_frozen",
+            Metric::DCollapsed => "d_collapsed",
             Metric::StepMs => "step_ms",
             Metric::EvalFd => "eval_fd",
             Metric::EvalPrecision => "eval_precision",
@@ -326,6 +332,15 @@ impl Metric {
                     digits: 3,
                 }],
             },
+            Metric::DCollapsed => Shown {
+                curve: None,
+                layer_curve: None,
+                table: &[Cell {
+                    take: Last,
+                    heading: "collapsed (final)",
+                    digits: 2,
+                }],
+            },
             Metric::GStarved => Shown {
                 curve: Some(("Starved fakes (‖dL_G/dx‖ ≈ 0)", "fraction of samples")),
                 layer_curve: None,
@@ -373,6 +388,7 @@ impl Metric {
             | Metric::DDeadProbe
             | Metric::DDeadFakeOnly
             | Metric::DParamFrozen
+            | Metric::DCollapsed
             | Metric::GStarved
             | Metric::StepMs => Some(true),
             Metric::EvalPrecision | Metric::EvalRecall | Metric::EvalClassCoverage => Some(false),
@@ -546,6 +562,26 @@ pub fn layout(layers: usize, probes: Probes, quality: &[Metric]) -> Vec<Column> 
     c.push(Column::total(Metric::StepMs));
     c.extend(quality.iter().map(|&m| Column::total(m)));
     c
+}
+
+/// Share of starved fakes above which D counts as collapsed: G learns from fewer than half of
+/// its samples.
+pub const COLLAPSED_STARVED: f64 = 0.5;
+
+/// Whether one metrics.csv row (`value` reads a column by name) shows a collapsed D: more than
+/// half the fakes starved, or some hidden layer dead on every probe image (`d_dead_probe_hN`
+/// = 1). None when the row lacks the harm columns.
+pub fn collapsed(value: impl Fn(&str) -> Option<f64>, layers: usize) -> Option<bool> {
+    let starved = value(Metric::GStarved.name()).filter(|v| !v.is_nan())?;
+    let layer_dead = (0..layers).any(|l| {
+        let name = Column {
+            metric: Metric::DDeadProbe,
+            layer: Some(l),
+        }
+        .name();
+        value(&name) == Some(1.0)
+    });
+    Some(starved > COLLAPSED_STARVED || layer_dead)
 }
 
 /// The names of `columns`.

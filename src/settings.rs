@@ -30,6 +30,8 @@ pub struct TrainSettings {
     pub arch: Arch,
     /// Hidden layers of the MLP discriminator.
     pub disc_depth: u32,
+    /// Width of every hidden layer of the MLP discriminator (None: 512, then 256).
+    pub disc_width: Option<u32>,
     /// No batch norm in the DCGAN discriminator.
     pub no_disc_batch_norm: bool,
     /// Training data.
@@ -48,8 +50,12 @@ pub struct TrainSettings {
     pub steps: u64,
     /// Images per batch.
     pub batch_size: u32,
-    /// Adam learning rate of both networks.
+    /// Adam learning rate of both networks, unless `lr_d`/`lr_g` set their own.
     pub lr: f64,
+    /// The discriminator's own learning rate (None: `lr`).
+    pub lr_d: Option<f64>,
+    /// The generator's own learning rate (None: `lr`).
+    pub lr_g: Option<f64>,
     /// Adam beta1 of both networks.
     pub beta1: f64,
     /// Length of the generator's noise vector.
@@ -95,6 +101,7 @@ impl Default for TrainSettings {
             gen_act: Act::Relu,
             arch: Arch::Dcgan,
             disc_depth: 2,
+            disc_width: None,
             no_disc_batch_norm: false,
             dataset: DatasetKind::Shapes,
             data: None,
@@ -105,6 +112,8 @@ impl Default for TrainSettings {
             steps: 1000,
             batch_size: 64,
             lr: 2e-4,
+            lr_d: None,
+            lr_g: None,
             beta1: 0.5,
             latent_dim: 100,
             seed: 42,
@@ -132,6 +141,9 @@ impl TrainSettings {
     pub fn validate(&self) -> Result<()> {
         if self.arch == Arch::Dcgan {
             dcgan::stages(self.image_size as usize)?;
+        }
+        if self.arch == Arch::Dcgan && self.disc_width.is_some() {
+            bail!("--disc-width applies to --arch mlp (the DCGAN's widths follow its stages)");
         }
         if self.arch == Arch::Dcgan && self.disc_depth != 2 {
             bail!("--disc-depth applies to --arch mlp (the DCGAN's depth follows --image-size)");
@@ -174,6 +186,25 @@ impl TrainSettings {
             alpha: self.alpha,
             disc_batch_norm: !self.no_disc_batch_norm,
             disc_depth: self.disc_depth as usize,
+            disc_width: self.disc_width.map(|w| w as usize),
+        }
+    }
+
+    /// The discriminator's learning rate.
+    pub fn rate_d(&self) -> f64 {
+        self.lr_d.unwrap_or(self.lr)
+    }
+
+    /// The generator's learning rate.
+    pub fn rate_g(&self) -> f64 {
+        self.lr_g.unwrap_or(self.lr)
+    }
+
+    /// The learning rates in words: `lr 2e-4`, or `lr D 2e-3, G 2e-4` when they differ.
+    pub fn rates(&self) -> String {
+        match self.rate_d() == self.rate_g() {
+            true => format!("lr {:e}", self.rate_d()),
+            false => format!("lr D {:e}, G {:e}", self.rate_d(), self.rate_g()),
         }
     }
 
@@ -276,6 +307,7 @@ keys! {
     GenAct "gen_act" Definition,
     Arch "arch" Definition,
     DiscDepth "disc_depth" Definition,
+    DiscWidth "disc_width" Definition,
     NoDiscBatchNorm "no_disc_batch_norm" Definition,
     Dataset "dataset" Definition,
     Data "data" Definition,
@@ -286,6 +318,8 @@ keys! {
     Steps "steps" Length,
     BatchSize "batch_size" Definition,
     Lr "lr" Rate,
+    LrD "lr_d" Rate,
+    LrG "lr_g" Rate,
     Beta1 "beta1" Definition,
     LatentDim "latent_dim" Definition,
     Seed "seed" Seed,
@@ -369,6 +403,8 @@ mod tests {
             [
                 "steps",
                 "lr",
+                "lr_d",
+                "lr_g",
                 "backend",
                 "device",
                 "threads",

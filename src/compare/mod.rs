@@ -91,9 +91,13 @@ pub fn plan(args: &Options) -> Result<(PathBuf, Vec<Planned>)> {
     };
     base.out = dir.join("runs");
     base.quiet = true;
-    let alphas = match args.alphas.is_empty() {
-        true => vec![args.train.alpha],
-        false => args.alphas.clone(),
+    let alphas = match (
+        args.alphas.is_empty(),
+        scenario::default_alphas(args.scenario),
+    ) {
+        (false, _) => args.alphas.clone(),
+        (true, preset) if !preset.is_empty() => preset,
+        (true, _) => vec![args.train.alpha],
     };
     // --alpha is also the generator's slope under --gen-act leaky: several slopes would change
     // the generators too, and then the activation would not be the only difference.
@@ -115,6 +119,8 @@ pub fn plan(args: &Options) -> Result<(PathBuf, Vec<Planned>)> {
             }
         }
     }
+    // The scenario's second factor (a 2 × 2 design), or one level.
+    let levels = scenario::levels(args.scenario, &base, &args.given);
     let mut runs = Vec::new();
     for k in 0..args.seeds as u64 {
         let seed = args
@@ -122,18 +128,23 @@ pub fn plan(args: &Options) -> Result<(PathBuf, Vec<Planned>)> {
             .seed
             .checked_add(k)
             .context("--seed + --seeds overflows")?;
-        for &(act, alpha) in &configs {
-            let label = match act {
-                Act::Relu => "relu".to_string(),
-                Act::Leaky => format!("leaky{alpha}"),
-            };
-            let name = format!("{label}-s{seed}");
-            let mut a = base.clone();
-            a.disc_act = act;
-            a.alpha = alpha;
-            a.seed = seed;
-            a.name = Some(name.clone());
-            runs.push(Planned { name, args: a });
+        for (tag, level) in &levels {
+            for &(act, alpha) in &configs {
+                let label = match act {
+                    Act::Relu => "relu".to_string(),
+                    Act::Leaky => format!("leaky{alpha}"),
+                };
+                let name = match tag.is_empty() {
+                    true => format!("{label}-s{seed}"),
+                    false => format!("{tag}-{label}-s{seed}"),
+                };
+                let mut a = level.clone();
+                a.disc_act = act;
+                a.alpha = alpha;
+                a.seed = seed;
+                a.name = Some(name.clone());
+                runs.push(Planned { name, args: a });
+            }
         }
     }
     Ok((dir, runs))
@@ -180,11 +191,11 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
         && fs::read_dir(dir)
             .map(|d| {
                 // Another process claiming the same new folder this instant leaves only its
-                // staged compare.json here.
+                // staged compare.json here, or its finished one (renamed in since the check
+                // above: read it then, below).
                 d.filter_map(|e| e.ok()).any(|e| {
-                    !e.file_name()
-                        .to_string_lossy()
-                        .starts_with(crate::run::STAGING_PREFIX)
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name != "compare.json" && !name.starts_with(crate::run::STAGING_PREFIX)
                 })
             })
             .unwrap_or(true)
@@ -193,6 +204,10 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
             "{} exists and is not a gan compare folder; give another --out",
             dir.display()
         );
+    }
+    if path.is_file() {
+        // Claimed by another process since the first check: judge its claim.
+        return claim(dir, identity);
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // Atomic: a process claiming the folder at the same time reads the whole file or none.

@@ -16,17 +16,26 @@ pub enum Scenario {
     NoBatchNorm,
     /// DCGAN at lr 1e-3 (5× the default).
     HighLr,
+    /// A 2 × 2 design: D's learning rate 2e-4 and 2e-3 (G's 2e-4) × relu/leaky.
+    HighLrD,
     /// An MLP discriminator six hidden layers deep.
     DeepMlp,
+    /// An MLP discriminator six hidden layers of 32 units deep at lr 1e-3, 10 seeds.
+    DeepNarrow,
+    /// deep-mlp's settings at α ∈ {0 (ReLU), 0.01, 0.05, 0.1, 0.2, 0.3}.
+    AlphaSweep,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Baseline,
         Scenario::NoBatchNorm,
         Scenario::HighLr,
+        Scenario::HighLrD,
         Scenario::DeepMlp,
+        Scenario::DeepNarrow,
+        Scenario::AlphaSweep,
     ];
 
     /// Name as on the command line.
@@ -35,7 +44,10 @@ impl Scenario {
             Scenario::Baseline => "baseline",
             Scenario::NoBatchNorm => "no-batch-norm",
             Scenario::HighLr => "high-lr",
+            Scenario::HighLrD => "high-lr-d",
             Scenario::DeepMlp => "deep-mlp",
+            Scenario::DeepNarrow => "deep-narrow",
+            Scenario::AlphaSweep => "alpha-sweep",
         }
     }
 
@@ -45,6 +57,12 @@ impl Scenario {
             Scenario::Baseline | Scenario::NoBatchNorm | Scenario::HighLr | Scenario::DeepMlp => {
                 (Metric::EvalFd, Take::Last)
             }
+            // The mechanism itself: do ReLU units die more at the high rate than LeakyReLU's?
+            Scenario::HighLrD => (Metric::DDeadProbe, Take::Last),
+            // Where deep-mlp showed ReLU units dying: does the dead share fall as α grows?
+            Scenario::AlphaSweep => (Metric::DDeadProbe, Take::Last),
+            // Whether the run survives: the share of runs whose D collapsed.
+            Scenario::DeepNarrow => (Metric::DCollapsed, Take::Last),
         }
     }
 
@@ -58,8 +76,17 @@ impl Scenario {
             Scenario::HighLr => {
                 "DCGAN at lr 1e-3 (5x the default): large updates push units into the dead zone"
             }
+            Scenario::HighLrD => {
+                "2 x 2: D's lr 2e-4 and 2e-3 (G's 2e-4) x relu/leaky; primary: the interaction on units dead on the probe set"
+            }
             Scenario::DeepMlp => {
                 "an MLP discriminator six hidden layers deep: zero gradients compound with depth"
+            }
+            Scenario::DeepNarrow => {
+                "an MLP discriminator of six hidden layers of 32 units at lr 1e-3, 10 seeds; primary: the rate of collapsed runs (Fisher's exact test)"
+            }
+            Scenario::AlphaSweep => {
+                "deep-mlp at alpha 0 (relu), 0.01, 0.05, 0.1, 0.2, 0.3; primary: the monotone trend of units dead on the probe set"
             }
         }
     }
@@ -69,15 +96,27 @@ impl Scenario {
 /// × 3 seeds) stays within about 10 minutes on a 2-core CPU.
 pub fn default_steps(s: Scenario) -> u64 {
     match s {
-        Scenario::DeepMlp => 1500,
+        Scenario::DeepMlp | Scenario::DeepNarrow | Scenario::AlphaSweep => 1500,
         _ => 200,
+    }
+}
+
+/// Seeds per configuration unless --seeds is given: 3 keeps a default comparison within
+/// minutes (its report says how many more it would need); the 2 × 2 design gets 6, the fewest
+/// with which the exact sign-flip test can reach p < 0.05; deep-narrow, whose primary is a
+/// yes/no per run, 10 (Fisher's test then detects 8 of 10 against 1 of 10 at p = 0.005).
+pub fn default_seeds(s: Scenario) -> u32 {
+    match s {
+        Scenario::HighLrD => 6,
+        Scenario::DeepNarrow => 10,
+        _ => 3,
     }
 }
 
 /// Images per batch unless --batch-size is given.
 pub fn default_batch(s: Scenario) -> u32 {
     match s {
-        Scenario::DeepMlp => 64,
+        Scenario::DeepMlp | Scenario::DeepNarrow | Scenario::AlphaSweep => 64,
         _ => 32,
     }
 }
@@ -95,17 +134,31 @@ pub fn purpose(s: Scenario, t: &TrainSettings) -> String {
         (Arch::Mlp, _) => "",
     };
     let depth = match t.arch {
-        Arch::Mlp => format!(", {} hidden layers in D", t.disc_depth),
+        Arch::Mlp => match t.disc_width {
+            Some(w) => format!(", {} hidden layers of {w} units in D", t.disc_depth),
+            None => format!(", {} hidden layers in D", t.disc_depth),
+        },
         Arch::Dcgan => String::new(),
     };
-    let setting = format!("{arch}{bn}{depth}, lr {:e}", t.lr);
+    let setting = format!("{arch}{bn}{depth}, {}", t.rates());
     let question = match s {
         Scenario::Baseline => "does the activation matter in the common case?",
         Scenario::NoBatchNorm => {
             "nothing re-centres the pre-activations, so ReLU units can die and stay dead."
         }
         Scenario::HighLr => "large updates can push ReLU units into the dead zone.",
+        Scenario::HighLrD => {
+            "does a 10x larger D step kill more ReLU units than LeakyReLU units (the interaction), \
+             and does it cost quality?"
+        }
         Scenario::DeepMlp => "zero gradients compound with depth.",
+        Scenario::DeepNarrow => {
+            "a narrow, deep D has few units per layer to lose: does ReLU's dying make whole runs \
+             collapse (D constant, or G starved of gradient)?"
+        }
+        Scenario::AlphaSweep => {
+            "how much slope does it take: does the share of dead units fall steadily as α grows?"
+        }
     };
     format!("{setting}: {question}")
 }
@@ -137,12 +190,22 @@ pub fn apply(s: Scenario, t: &mut TrainSettings, given: &Given) {
                 t.lr = 1e-3;
             }
         }
-        Scenario::DeepMlp => {
+        // Its two D rates are its levels.
+        Scenario::HighLrD => {}
+        Scenario::DeepMlp | Scenario::DeepNarrow | Scenario::AlphaSweep => {
             if !arch {
                 t.arch = Arch::Mlp;
             }
             if !depth && t.arch == Arch::Mlp {
                 t.disc_depth = 6;
+            }
+            if s == Scenario::DeepNarrow {
+                if !given.has(Key::DiscWidth) && t.arch == Arch::Mlp {
+                    t.disc_width = Some(32);
+                }
+                if !lr {
+                    t.lr = 1e-3;
+                }
             }
         }
     }
@@ -157,6 +220,32 @@ pub fn apply(s: Scenario, t: &mut TrainSettings, given: &Given) {
     // About ten frames in each progress.gif.
     if !given.has(Key::SampleEvery) {
         t.sample_every = (t.steps / 10).max(1);
+    }
+}
+
+/// The LeakyReLU slopes a scenario compares when --alphas is not given (empty: --alpha's).
+pub fn default_alphas(s: Scenario) -> Vec<f64> {
+    match s {
+        Scenario::AlphaSweep => vec![0.01, 0.05, 0.1, 0.2, 0.3],
+        _ => Vec::new(),
+    }
+}
+
+/// The levels of a scenario's second factor, beside the activation: each one's tag in run names
+/// and its settings. One untagged level, unless the scenario is a 2 × 2 design whose factor the
+/// user did not fix with a flag.
+pub fn levels(s: Scenario, base: &TrainSettings, given: &Given) -> Vec<(String, TrainSettings)> {
+    match s {
+        Scenario::HighLrD if !given.has(Key::LrD) => [2e-4, 2e-3]
+            .map(|lr| {
+                let t = TrainSettings {
+                    lr_d: Some(lr),
+                    ..base.clone()
+                };
+                (format!("lrd{lr:e}"), t)
+            })
+            .to_vec(),
+        _ => vec![(String::new(), base.clone())],
     }
 }
 
@@ -204,5 +293,35 @@ mod tests {
         let mlp = purpose(Scenario::Baseline, &t);
         assert!(mlp.starts_with("MLP pair, 2 hidden layers in D"), "{mlp}");
         assert!(!mlp.contains("DCGAN"), "{mlp}");
+    }
+
+    #[test]
+    fn high_lr_d_is_two_levels_of_d_rate_unless_the_rate_is_given() {
+        let mut t = TrainSettings::default();
+        apply(Scenario::HighLrD, &mut t, &Given::default());
+        let l = levels(Scenario::HighLrD, &t, &Given::default());
+        let rates: Vec<(f64, f64)> = l.iter().map(|(_, s)| (s.rate_d(), s.rate_g())).collect();
+        assert_eq!(rates, [(2e-4, 2e-4), (2e-3, 2e-4)]);
+        assert_eq!(l[1].0, "lrd2e-3");
+        assert!(purpose(Scenario::HighLrD, &l[1].1).contains("lr D 2e-3, G 2e-4"));
+        let given = Given::of([Key::LrD]);
+        assert_eq!(levels(Scenario::HighLrD, &t, &given).len(), 1);
+        assert_eq!(levels(Scenario::Baseline, &t, &Given::default()).len(), 1);
+    }
+
+    #[test]
+    fn deep_narrow_is_a_narrow_deep_mlp_at_a_high_rate_judged_on_collapse() {
+        let mut t = TrainSettings::default();
+        apply(Scenario::DeepNarrow, &mut t, &Given::default());
+        assert_eq!(
+            (t.arch, t.disc_depth, t.disc_width, t.lr),
+            (Arch::Mlp, 6, Some(32), 1e-3)
+        );
+        assert_eq!(default_seeds(Scenario::DeepNarrow), 10);
+        assert_eq!(
+            Scenario::DeepNarrow.primary(),
+            (Metric::DCollapsed, Take::Last)
+        );
+        assert!(purpose(Scenario::DeepNarrow, &t).contains("6 hidden layers of 32 units"));
     }
 }

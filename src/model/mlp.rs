@@ -48,7 +48,8 @@ impl MlpGenerator {
     }
 }
 
-/// MLP discriminator: image → 512 → 256 (→ 256 … with --disc-depth) → one logit.
+/// MLP discriminator: image → 512 → 256 (→ 256 … with --disc-depth) → one logit; with
+/// --disc-width W every hidden layer is W wide.
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator {
     pub(crate) hidden: Vec<Linear>,
@@ -60,9 +61,16 @@ impl MlpDiscriminator {
     /// Builds D for `cfg` on `device`.
     pub fn new(cfg: &NetConfig, device: &Device) -> Self {
         let pixels = cfg.channels * cfg.image_size * cfg.image_size;
-        // 512 → 256, then further 256-wide layers when deeper.
-        let mut widths = vec![pixels, WIDTHS[1]];
-        widths.extend(std::iter::repeat_n(WIDTHS[0], cfg.disc_depth.max(1) - 1));
+        // 512 → 256, then further 256-wide layers when deeper; or W wide throughout.
+        let depth = cfg.disc_depth.max(1);
+        let mut widths = vec![pixels];
+        match cfg.disc_width {
+            Some(w) => widths.extend(std::iter::repeat_n(w, depth)),
+            None => {
+                widths.push(WIDTHS[1]);
+                widths.extend(std::iter::repeat_n(WIDTHS[0], depth - 1));
+            }
+        }
         MlpDiscriminator {
             hidden: widths
                 .windows(2)

@@ -99,6 +99,9 @@ pub struct NetConfig {
     /// Hidden layers of the discriminator (mlp only).
     #[serde(default = "default_disc_depth")]
     pub disc_depth: usize,
+    /// Width of every hidden layer of the MLP discriminator (None: 512, then 256).
+    #[serde(default)]
+    pub disc_width: Option<usize>,
 }
 
 impl Default for NetConfig {
@@ -114,6 +117,7 @@ impl Default for NetConfig {
             alpha: 0.2,
             disc_batch_norm: true,
             disc_depth: 2,
+            disc_width: None,
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct GroupStats {
     pub setting: String,
     /// As in `Group`.
     pub act: Act,
+    /// The negative slope of D's activation: 0 for ReLU, α for LeakyReLU (the order of an α
+    /// sweep).
+    pub slope: f64,
     /// Runs in the group.
     pub runs: usize,
     /// Runs that diverged.
@@ -179,6 +182,10 @@ impl Group {
             label: self.label.clone(),
             setting: self.setting.clone(),
             act: self.act,
+            slope: match self.act {
+                Act::Relu => 0.0,
+                Act::Leaky => self.runs.first().map_or(0.0, |r| r.args.alpha),
+            },
             runs: self.runs.len(),
             diverged: self.runs.len() - ok.len(),
             metrics,

@@ -7,6 +7,7 @@ pub mod paired;
 pub mod plot;
 pub mod runs;
 pub mod stats;
+pub mod trend;
 pub mod verdict;
 
 use std::fs;
@@ -93,47 +94,47 @@ pub fn build(
                 blocks.push(Block::Images(vec![(file, title)]));
             }
         }
-        blocks.push(Block::Table(
-            [
-                "metric",
-                "role",
-                "relu",
-                "leaky",
-                "Δ leaky − relu [95% CI]",
-                "p",
-                "p judged",
-                "d_z",
-                "outcome",
-            ]
-            .map(String::from)
-            .to_vec(),
-            v.rows
-                .iter()
-                .map(|r| {
-                    let role = match (r.primary, r.metric.differs_by_definition()) {
-                        (true, _) => "primary",
-                        (false, true) => "mechanism (by definition)",
-                        (false, false) if r.metric == crate::metric::Metric::StepMs => "cost",
-                        (false, false) => "secondary (Holm)",
-                    };
-                    let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
-                    vec![
-                        r.heading.clone(),
-                        role.into(),
-                        format!("{:.4}", r.c.mean_a),
-                        format!("{:.4}", r.c.mean_b),
-                        match r.c.ci {
-                            Some((lo, hi)) => format!("{:.4} [{lo:.4}, {hi:.4}]", r.c.diff),
-                            None => format!("{:.4}", r.c.diff),
-                        },
-                        opt(r.c.p),
-                        opt(r.p_judged),
-                        opt(r.c.effect),
-                        r.outcome_words(),
-                    ]
-                })
-                .collect(),
-        ));
+        if !v.rows.is_empty() {
+            blocks.push(Block::Table(
+                vec![
+                    "metric".into(),
+                    "role".into(),
+                    v.arms[0].clone(),
+                    v.arms[1].clone(),
+                    format!("Δ = {} − {} [95% CI]", v.arms[1], v.arms[0]),
+                    "p".into(),
+                    "p judged".into(),
+                    "d_z".into(),
+                    "outcome".into(),
+                ],
+                v.rows
+                    .iter()
+                    .map(|r| {
+                        let role = match (r.primary, r.metric.differs_by_definition()) {
+                            (true, _) => "primary",
+                            (false, true) => "mechanism (by definition)",
+                            (false, false) if r.metric == crate::metric::Metric::StepMs => "cost",
+                            (false, false) => "secondary (Holm)",
+                        };
+                        let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
+                        vec![
+                            r.heading.clone(),
+                            role.into(),
+                            format!("{:.4}", r.c.mean_a),
+                            format!("{:.4}", r.c.mean_b),
+                            match r.c.ci {
+                                Some((lo, hi)) => format!("{:.4} [{lo:.4}, {hi:.4}]", r.c.diff),
+                                None => format!("{:.4}", r.c.diff),
+                            },
+                            opt(r.c.p),
+                            opt(r.p_judged),
+                            opt(r.c.effect),
+                            r.outcome_words(),
+                        ]
+                    })
+                    .collect(),
+            ));
+        }
         blocks.push(Block::Bullets(v.findings.clone()));
     }
 
@@ -339,6 +340,7 @@ pub fn build(
         "margin": spec.margin,
         "verdicts": verdicts.iter().map(|v| json!({
             "title": v.title, "conclusion": v.conclusion, "findings": v.findings,
+            "arms": v.arms,
             "comparisons": v.rows.iter().map(|r| json!({
                 "metric": r.metric.key(r.take),
                 "primary": r.primary,

@@ -6,7 +6,8 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, Discrete, Hypergeometric, StudentsT};
+use statrs::statistics::{Max, Min};
 
 /// Level of every test and interval: 5% two-sided, 95% intervals.
 pub const ALPHA: f64 = 0.05;
@@ -283,6 +284,23 @@ fn percentile_interval(v: &mut [f64]) -> (f64, f64) {
     (at(ALPHA / 2.0), at(1.0 - ALPHA / 2.0))
 }
 
+/// Fisher's exact test of two rates, `a_yes` of `a_n` against `b_yes` of `b_n`: the two-sided
+/// p-value sums the hypergeometric probabilities of every table with the same margins that is
+/// no more likely than the observed one. None when a group is empty.
+pub fn fisher_exact(a_yes: u64, a_n: u64, b_yes: u64, b_n: u64) -> Option<f64> {
+    if a_n == 0 || b_n == 0 || a_yes > a_n || b_yes > b_n {
+        return None;
+    }
+    let h = Hypergeometric::new(a_n + b_n, a_yes + b_yes, a_n).ok()?;
+    let observed = h.pmf(a_yes);
+    // Relative tolerance: tables as likely as the observed one, up to rounding, count.
+    let p: f64 = (h.min()..=h.max())
+        .map(|x| h.pmf(x))
+        .filter(|&q| q <= observed * (1.0 + 1e-7))
+        .sum();
+    Some(p.min(1.0))
+}
+
 /// Holm's step-down adjustment of `p` (same order as given), controlling the family-wise
 /// error rate.
 pub fn holm(p: &[f64]) -> Vec<f64> {
@@ -444,5 +462,18 @@ mod tests {
         assert_eq!(seeds_needed(0.3, 1.0, 0.05, 0.8), Some(3));
         let c = Comparison::paired(&[1.0, 2.0, 3.0], &[1.2, 2.5, 3.1], 1);
         assert_eq!(c.seeds_needed(10.0), Some(6));
+    }
+
+    #[test]
+    fn fisher_exact_on_textbook_tables() {
+        // Fisher's lady tasting tea: 3 of 4 against 1 of 4, two-sided p = 34/70.
+        let p = fisher_exact(3, 4, 1, 4).unwrap();
+        assert!((p - 34.0 / 70.0).abs() < 1e-9, "{p}");
+        // Every run of one arm collapsed and none of the other: 2 / C(20, 10).
+        let p = fisher_exact(10, 10, 0, 10).unwrap();
+        assert!((p - 2.0 / 184_756.0).abs() < 1e-12, "{p}");
+        // No event on either side: nothing to tell apart.
+        assert!((fisher_exact(0, 10, 0, 10).unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(fisher_exact(1, 0, 0, 3), None);
     }
 }

@@ -10,8 +10,11 @@
 use crate::metric::{Metric, Take};
 use crate::model::Act;
 
+use std::collections::BTreeMap;
+
 use super::groups::{GroupStats, table};
-use super::paired::{ALPHA, Comparison, Outcome, holm};
+use super::paired::{ALPHA, Comparison, Outcome, fisher_exact, holm};
+use super::stats::MeanStd;
 
 /// What a comparison is judged on, fixed before the runs are looked at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,6 +79,9 @@ pub struct Verdict {
     pub conclusion: String,
     /// The comparisons behind it (primary first).
     pub rows: Vec<Row>,
+    /// What the rows' two columns hold: `relu` and the leaky group, or for an interaction the
+    /// activation's effect at each of the two settings.
+    pub arms: [String; 2],
 }
 
 /// Verdicts for every leaky group against the relu group of the same setting; a single
@@ -99,9 +105,239 @@ pub fn verdicts(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
                          equal settings, so there is nothing to compare."
                     .into(),
             rows: Vec::new(),
+            arms: ["relu".into(), "leaky".into()],
+        });
+    }
+    // A 2 × 2 design (two settings × relu/leaky) asks first whether the activation's effect
+    // depends on the setting; a sweep of slopes whether the primary metric moves with α.
+    if let Some(i) = interaction(groups, spec) {
+        out.insert(0, i);
+    }
+    for (k, t) in trends(groups, spec).into_iter().enumerate() {
+        out.insert(k, t);
+    }
+    out
+}
+
+/// Seed of the sampled trend permutations: a report is reproducible.
+const TREND_SEED: u64 = 0x5452_454e;
+
+/// The trend of the primary metric across slopes, one verdict per setting that holds at least
+/// three slopes (ReLU counts as α = 0): Page's test in its Spearman form over the seeds that
+/// have every slope (`trend.rs`).
+pub fn trends(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
+    let (metric, take) = spec.primary;
+    let key = metric.key(take);
+    let mut settings: Vec<&str> = Vec::new();
+    for g in groups {
+        if !settings.contains(&g.setting.as_str()) {
+            settings.push(&g.setting);
+        }
+    }
+    let mut out = Vec::new();
+    for setting in settings {
+        let mut levels: Vec<&GroupStats> = groups
+            .iter()
+            .filter(|g| g.setting == setting && g.values.contains_key(&key))
+            .collect();
+        levels.sort_by(|a, b| a.slope.total_cmp(&b.slope));
+        levels.dedup_by(|a, b| a.slope == b.slope);
+        if levels.len() < 3 {
+            continue;
+        }
+        // Seeds that have every level, each a block of values in slope order.
+        let seeds: Vec<u64> = levels[0].values[&key].iter().map(|v| v.0).collect();
+        let blocks: Vec<Vec<f64>> = seeds
+            .iter()
+            .filter_map(|seed| {
+                levels
+                    .iter()
+                    .map(|g| g.values[&key].iter().find(|v| v.0 == *seed).map(|v| v.1))
+                    .collect()
+            })
+            .collect();
+        let slopes = levels
+            .iter()
+            .map(|g| format!("{}", g.slope))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let heading = heading_of(metric, take);
+        let findings = levels
+            .iter()
+            .map(|g| {
+                let s = g.metrics.get(&key);
+                format!(
+                    "α = {}: {} {} over {} seeds.",
+                    g.slope,
+                    heading,
+                    s.map_or("–".into(), |s| format!(
+                        "{} ± {}",
+                        num(s.mean),
+                        num(s.std)
+                    )),
+                    s.map_or(0, |s| s.n)
+                )
+            })
+            .collect();
+        let where_ = match setting.is_empty() {
+            true => String::new(),
+            false => format!(" at {setting}"),
+        };
+        let conclusion = if blocks.len() < 2 {
+            format!(
+                "Fewer than two seeds have every slope ({slopes}), so no trend in the primary                  metric ({heading}) can be judged{where_}."
+            )
+        } else {
+            let rho = super::trend::mean_rho(&blocks);
+            let mut rng = rand::SeedableRng::seed_from_u64(TREND_SEED);
+            let p = super::trend::trend_p(&blocks, &mut rng);
+            let stat = format!(
+                "mean Spearman ρ between α and {heading} = {rho:.2} over {} seeds, {}",
+                blocks.len(),
+                show_p(p)
+            );
+            match p < ALPHA {
+                true => format!(
+                    "The primary metric ({heading}) {} monotonically as α grows over {slopes}{where_}                      ({stat}).",
+                    if rho < 0.0 { "falls" } else { "rises" }
+                ),
+                false => format!(
+                    "No monotone trend of the primary metric ({heading}) across α = {slopes} is                      shown{where_} ({stat})."
+                ),
+            }
+        };
+        out.push(Verdict {
+            title: format!("trend across α = {slopes}{where_}"),
+            findings,
+            conclusion,
+            rows: Vec::new(),
+            arms: ["relu".into(), "leaky".into()],
         });
     }
     out
+}
+
+/// The interaction of a 2 × 2 design: when the groups hold relu and one leaky slope at exactly
+/// two settings (say two D learning rates), whether the activation's effect differs between
+/// them. Per seed, (leaky − relu at the second setting) − (leaky − relu at the first), tested
+/// like any paired effect; the equivalence margin is the spec's fraction of relu's value at
+/// the first setting.
+pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
+    let cells: Vec<(&GroupStats, &GroupStats)> = groups
+        .iter()
+        .filter(|g| g.act == Act::Leaky)
+        .filter_map(|l| {
+            let r = groups
+                .iter()
+                .find(|g| g.act == Act::Relu && g.setting == l.setting)?;
+            Some((r, l))
+        })
+        .collect();
+    if cells.len() != 2 || cells[0].0.setting == cells[1].0.setting {
+        return None;
+    }
+    let effect = |(relu, leaky): (&GroupStats, &GroupStats)| -> GroupStats {
+        let mut values = BTreeMap::new();
+        for (key, r) in &relu.values {
+            let Some(l) = leaky.values.get(key) else {
+                continue;
+            };
+            let d: Vec<(u64, f64)> = r
+                .iter()
+                .filter_map(|&(seed, rv)| {
+                    let &(_, lv) = l.iter().find(|(s, _)| *s == seed)?;
+                    Some((seed, lv - rv))
+                })
+                .collect();
+            if !d.is_empty() {
+                values.insert(key.clone(), d);
+            }
+        }
+        let metrics = values
+            .iter()
+            .filter_map(|(k, v)| {
+                let v: Vec<f64> = v.iter().map(|x| x.1).collect();
+                Some((k.clone(), MeanStd::of(&v)?))
+            })
+            .collect();
+        GroupStats {
+            label: format!("leaky − relu at {}", leaky.setting),
+            setting: leaky.setting.clone(),
+            act: leaky.act,
+            slope: leaky.slope,
+            runs: relu.runs.min(leaky.runs),
+            diverged: relu.diverged + leaky.diverged,
+            metrics,
+            values,
+        }
+    };
+    let (first, second) = (effect(cells[0]), effect(cells[1]));
+    let rows = rows_scaled(&first, &second, spec, Some(cells[0].0));
+    let (sa, sb) = (&first.setting, &second.setting);
+    let findings = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} — {}: leaky − relu {} at {sa} vs {} at {sb}; difference {}: {}.",
+                role(r),
+                r.heading,
+                num(r.c.mean_a),
+                num(r.c.mean_b),
+                r.effect(),
+                r.outcome_words()
+            )
+        })
+        .collect();
+    let conclusion = match rows.iter().find(|r| r.primary) {
+        None => format!(
+            "The primary metric ({}) was not measured in these runs, so the interaction is not              judged.",
+            spec.primary.0.key(spec.primary.1)
+        ),
+        Some(p) => {
+            let what = &p.heading;
+            let effects = format!(
+                "leaky − relu is {} at {sa} and {} at {sb}",
+                num(p.c.mean_a),
+                num(p.c.mean_b)
+            );
+            match p.outcome {
+                Outcome::Different => format!(
+                    "The activation's effect on the primary metric ({what}) depends on the                      setting: {effects}; the difference {}.",
+                    p.effect()
+                ),
+                Outcome::Equivalent => format!(
+                    "The activation's effect on the primary metric ({what}) is the same at both                      settings within ±{} ({effects}; TOST {}).",
+                    num(p.margin),
+                    show_p(p.p_tost.unwrap_or(1.0))
+                ),
+                Outcome::Inconclusive => format!(
+                    "Inconclusive on whether the activation's effect on the primary metric                      ({what}) depends on the setting: {effects}; the difference {}.{}",
+                    p.effect(),
+                    p.seeds_needed.map_or(String::new(), |n| format!(
+                        " About {n} paired seeds would detect a difference of ±{} (power 0.8).",
+                        num(p.margin)
+                    ))
+                ),
+            }
+        }
+    };
+    Some(Verdict {
+        title: format!("interaction: the activation's effect at {sa} vs at {sb}"),
+        findings,
+        conclusion,
+        rows,
+        arms: [format!("effect at {sa}"), format!("effect at {sb}")],
+    })
+}
+
+/// The row's role in words.
+fn role(r: &Row) -> &'static str {
+    match (r.primary, r.metric.differs_by_definition()) {
+        (true, _) => "Primary",
+        (false, true) => "Mechanism (differs by definition)",
+        (false, false) if r.metric == Metric::StepMs => "Cost",
+        (false, false) => "Secondary",
+    }
 }
 
 /// The comparison of `metric`/`take` between the groups, paired on their common seeds when
@@ -148,6 +384,17 @@ fn primary_of(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> (Metric, Ta
 /// Builds the rows: the primary, then the secondary table metrics (Holm-corrected together),
 /// then the cost.
 fn rows(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Vec<Row> {
+    rows_scaled(relu, leaky, spec, None)
+}
+
+/// `rows`, with the equivalence margins a fraction of `scale`'s mean of each metric (default:
+/// of `relu`'s, the reference arm).
+fn rows_scaled(
+    relu: &GroupStats,
+    leaky: &GroupStats,
+    spec: &Spec,
+    scale: Option<&GroupStats>,
+) -> Vec<Row> {
     let (pm, pt) = primary_of(relu, leaky, spec);
     let mut candidates: Vec<(Metric, Take, String)> = vec![(pm, pt, heading_of(pm, pt))];
     for t in table() {
@@ -168,9 +415,15 @@ fn rows(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Vec<Row> {
         .enumerate()
         .filter_map(|(i, (metric, take, heading))| {
             let (c, pairs) = comparison(relu, leaky, metric, take)?;
-            let base = match c.mean_a.abs() > 0.0 {
-                true => c.mean_a.abs(),
-                false => c.mean_b.abs(),
+            let base = match scale {
+                Some(g) => g
+                    .metrics
+                    .get(&metric.key(take))
+                    .map_or(0.0, |s| s.mean.abs()),
+                None => match c.mean_a.abs() > 0.0 {
+                    true => c.mean_a.abs(),
+                    false => c.mean_b.abs(),
+                },
             };
             let margin = (spec.margin * base).max(f64::MIN_POSITIVE);
             Some(Row {
@@ -204,6 +457,14 @@ fn rows(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Vec<Row> {
     for (&i, p) in family.iter().zip(adjusted) {
         rows[i].p_judged = Some(p);
     }
+    // A yes/no primary (a run collapsed or not) is judged by Fisher's exact test of the two
+    // rates, as named before the runs.
+    if scale.is_none()
+        && let Some(r) = rows.iter_mut().find(|r| r.primary)
+        && let Some((p, _)) = rates(relu, leaky, r.metric, r.take)
+    {
+        r.p_judged = Some(p);
+    }
     for r in &mut rows {
         r.outcome = r.c.outcome(r.margin, r.p_judged);
         if r.outcome == Outcome::Inconclusive {
@@ -211,6 +472,29 @@ fn rows(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// For a yes/no metric (`d_collapsed`): Fisher's exact p and the counts
+/// ((relu yes, relu n), (leaky yes, leaky n)); None for other metrics.
+fn rates(
+    relu: &GroupStats,
+    leaky: &GroupStats,
+    metric: Metric,
+    take: Take,
+) -> Option<(f64, [(u64, u64); 2])> {
+    if metric != Metric::DCollapsed || take != Take::Last {
+        return None;
+    }
+    let key = metric.key(take);
+    let count = |g: &GroupStats| -> Option<(u64, u64)> {
+        let v = g.values.get(&key)?;
+        Some((
+            v.iter().filter(|x| x.1 >= 0.5).count() as u64,
+            v.len() as u64,
+        ))
+    };
+    let (r, l) = (count(relu)?, count(leaky)?);
+    Some((fisher_exact(r.0, r.1, l.0, l.1)?, [r, l]))
 }
 
 /// A table heading for a metric not in the table (or the table's own).
@@ -292,19 +576,25 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Verdict {
     let rows = rows(relu, leaky, spec);
     let mut findings = Vec::new();
     for r in &rows {
-        let role = match (r.primary, r.metric.differs_by_definition()) {
-            (true, _) => "Primary",
-            (false, true) => "Mechanism (differs by definition)",
-            (false, false) if r.metric == Metric::StepMs => "Cost",
-            (false, false) => "Secondary",
-        };
         findings.push(format!(
-            "{role} — {}: {} (relu) vs {} ({name}); {}: {}.",
+            "{} — {}: {} (relu) vs {} ({name}); {}: {}.",
+            role(r),
             r.heading,
             num(r.c.mean_a),
             num(r.c.mean_b),
             r.effect(),
             r.outcome_words()
+        ));
+    }
+    if let Some((p, [(ry, rn), (ly, ln)])) = rows
+        .iter()
+        .find(|r| r.primary)
+        .and_then(|r| rates(relu, leaky, r.metric, r.take))
+    {
+        findings.push(format!(
+            "Collapsed runs: {ry} of {rn} relu vs {ly} of {ln} {name}; Fisher's exact test {} \
+             (the primary's judged p).",
+            show_p(p)
         ));
     }
     if relu.diverged + leaky.diverged > 0 {
@@ -328,6 +618,7 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Verdict {
         findings,
         conclusion,
         rows,
+        arms: ["relu".into(), "leaky".into()],
     }
 }
 
@@ -425,6 +716,12 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
             )
         }
     };
+    if let Some((fisher, [(ry, rn), (ly, ln)])) = rates(relu, leaky, p.metric, p.take) {
+        s += &format!(
+            " Runs that collapsed: {ry} of {rn} relu, {ly} of {ln} {name} (Fisher's exact test {}).",
+            show_p(fisher)
+        );
+    }
     if let Some(cost) = rows
         .iter()
         .find(|r| r.metric == Metric::StepMs && !r.primary)
@@ -458,6 +755,10 @@ mod tests {
             },
             setting: String::new(),
             act,
+            slope: match act {
+                Act::Relu => 0.0,
+                Act::Leaky => 0.2,
+            },
             runs,
             diverged,
             metrics: metrics
@@ -706,5 +1007,111 @@ mod tests {
         assert!((loss_d.c.p.unwrap() - 2.0 / 64.0).abs() < 1e-12);
         assert!((loss_d.p_judged.unwrap() - 4.0 / 64.0).abs() < 1e-12);
         assert_ne!(loss_d.outcome, Outcome::Different);
+    }
+
+    #[test]
+    fn a_two_by_two_design_tests_the_interaction_per_seed() {
+        let at = |act, setting: &str, v: &[f64]| GroupStats {
+            setting: setting.into(),
+            label: format!("{act:?} ({setting})"),
+            ..group(act, 0, &[("d_dead_probe:last", v)])
+        };
+        // leaky − relu per seed: 0 at the low rate; −0.3, −0.2, −0.4, −0.3, −0.25 at the high.
+        let groups = [
+            at(Act::Relu, "lr-d=0.0002", &[0.1, 0.2, 0.1, 0.15, 0.1]),
+            at(Act::Leaky, "lr-d=0.0002", &[0.1, 0.2, 0.1, 0.15, 0.1]),
+            at(Act::Relu, "lr-d=0.002", &[0.5, 0.4, 0.6, 0.5, 0.45]),
+            at(Act::Leaky, "lr-d=0.002", &[0.2, 0.2, 0.2, 0.2, 0.2]),
+        ];
+        let spec = Spec {
+            primary: (Metric::DDeadProbe, Take::Last),
+            margin: 0.1,
+        };
+        let all = verdicts(&groups, &spec);
+        // The interaction first, then one verdict per setting.
+        assert_eq!(all.len(), 3);
+        let i = &all[0];
+        assert!(i.title.starts_with("interaction"), "{}", i.title);
+        let p = &i.rows[0];
+        assert!(p.primary && p.c.paired && p.c.n == 5);
+        assert!((p.c.mean_a - 0.0).abs() < 1e-12 && (p.c.diff + 0.29).abs() < 1e-9);
+        // All five contrasts negative: the exact sign-flip p is 2/32.
+        assert!((p.c.p.unwrap() - 2.0 / 32.0).abs() < 1e-12);
+        // Margin: 10% of relu's mean at the first setting (0.13).
+        assert!((p.margin - 0.013).abs() < 1e-12);
+        assert!(
+            i.conclusion.contains("depends on the setting")
+                || i.conclusion.contains("Inconclusive")
+        );
+        assert_eq!(i.arms[0], "effect at lr-d=0.0002");
+        // Without two settings there is no interaction.
+        assert!(interaction(&groups[..2], &spec).is_none());
+        assert!(
+            !verdicts(&groups[2..], &spec)[0]
+                .title
+                .starts_with("interaction")
+        );
+    }
+
+    #[test]
+    fn three_slopes_or_more_get_a_trend_test_of_the_primary() {
+        let at = |act, slope: f64, v: &[f64]| GroupStats {
+            slope,
+            label: format!("α={slope}"),
+            ..group(act, 0, &[("d_dead_probe:last", v)])
+        };
+        let spec = Spec {
+            primary: (Metric::DDeadProbe, Take::Last),
+            margin: 0.1,
+        };
+        // Falling with α in each of three seeds (relu first, as α = 0).
+        let groups = [
+            at(Act::Leaky, 0.3, &[0.01, 0.0, 0.02]),
+            at(Act::Relu, 0.0, &[0.3, 0.25, 0.28]),
+            at(Act::Leaky, 0.05, &[0.1, 0.12, 0.09]),
+        ];
+        let all = verdicts(&groups, &spec);
+        assert_eq!(all.len(), 3, "a trend, then relu vs each slope");
+        let t = &all[0];
+        assert_eq!(t.title, "trend across α = 0, 0.05, 0.3");
+        // ρ = −1 in every seed; exactly 2 of the 6³ orderings reach |mean ρ| = 1.
+        assert!(
+            t.conclusion.contains("falls monotonically"),
+            "{}",
+            t.conclusion
+        );
+        assert!(t.conclusion.contains("ρ between α and"), "{}", t.conclusion);
+        assert!(t.conclusion.contains("p = 0.009"), "{}", t.conclusion);
+        assert!(t.rows.is_empty() && t.findings.len() == 3);
+        // Two levels: no trend test.
+        assert!(trends(&groups[..2], &spec).is_empty());
+    }
+
+    #[test]
+    fn collapse_is_judged_by_fishers_exact_test_of_the_two_rates() {
+        let spec = Spec {
+            primary: (Metric::DCollapsed, Take::Last),
+            margin: 0.1,
+        };
+        // 8 of 10 relu runs collapsed, 1 of 10 leaky: Fisher's two-sided p = 0.0055.
+        let relu: Vec<f64> = (0..10).map(|i| f64::from(i < 8)).collect();
+        let leaky: Vec<f64> = (0..10).map(|i| f64::from(i == 9)).collect();
+        let v = compare(
+            &group(Act::Relu, 0, &[("d_collapsed:last", &relu)]),
+            &group(Act::Leaky, 0, &[("d_collapsed:last", &leaky)]),
+            &spec,
+        );
+        let p = &v.rows[0];
+        let fisher = fisher_exact(8, 10, 1, 10).unwrap();
+        assert!((fisher - 0.005_477).abs() < 1e-5, "{fisher}");
+        assert_eq!(p.p_judged, Some(fisher));
+        assert_eq!(p.outcome, Outcome::Different);
+        assert!(v.conclusion.starts_with("Prefer leaky"), "{}", v.conclusion);
+        assert!(
+            v.conclusion
+                .contains("8 of 10 relu, 1 of 10 leaky α=0.2 (Fisher's exact test p = 0.005)"),
+            "{}",
+            v.conclusion
+        );
     }
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric::{self, Column, Metric};
+
 /// Mean and final value of one metric.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Stat {
@@ -63,9 +65,61 @@ pub fn column_stats(columns: &[String], rows: &[Vec<f64>]) -> BTreeMap<String, S
     out
 }
 
+/// `column_stats`, plus the metrics derived from several columns of a row (`d_collapsed`:
+/// the share of logged rows at which D had collapsed, and whether it had at the last one).
+pub fn run_stats(columns: &[String], rows: &[Vec<f64>]) -> BTreeMap<String, Stat> {
+    let mut out = column_stats(columns, rows);
+    let layers = columns
+        .iter()
+        .filter_map(|c| Column::parse(c))
+        .filter(|c| c.metric == Metric::DDeadProbe && c.layer.is_some())
+        .count();
+    let flags: Vec<f64> = rows
+        .iter()
+        .filter_map(|row| {
+            let value = |name: &str| {
+                let i = columns.iter().position(|c| c == name)?;
+                Some(row[i])
+            };
+            metric::collapsed(value, layers).map(f64::from)
+        })
+        .collect();
+    if let Some(&last) = flags.last() {
+        let mean = flags.iter().sum::<f64>() / flags.len() as f64;
+        out.insert(Metric::DCollapsed.name().to_string(), Stat { mean, last });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collapse_is_derived_from_starved_fakes_or_a_layer_dead_on_the_probe_set() {
+        let cols: Vec<String> = ["g_starved", "d_dead_probe_h1", "d_dead_probe_h2"]
+            .map(String::from)
+            .to_vec();
+        let rows = [
+            vec![0.0, 0.2, 0.9],
+            // Layer 2 dead on every probe image: D's output no longer depends on the input.
+            vec![0.1, 0.3, 1.0],
+            // Most fakes starved.
+            vec![0.8, 0.1, 0.1],
+            vec![0.5, 0.1, 0.1],
+        ];
+        let s = run_stats(&cols, &rows);
+        assert_eq!(
+            s["d_collapsed"],
+            Stat {
+                mean: 0.5,
+                last: 0.0
+            }
+        );
+        // Without the harm columns (older runs, --no-probes) there is no collapse measure.
+        let s = run_stats(&["loss_d".to_string()], &[vec![0.3]]);
+        assert!(!s.contains_key("d_collapsed"));
+    }
 
     #[test]
     fn mean_and_last_per_column() {

@@ -144,7 +144,7 @@ mod tests {
         let ad = dev.clone().autodiff();
         let batch = || Tensor::<4>::random([8, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &ad);
         let z = || Tensor::<2>::random([8, 8], Distribution::Normal(0.0, 1.0), &ad);
-        let mut gan = Gan::new(&net(), 2e-4, 0.5, &ad).unwrap();
+        let mut gan = Gan::new(&net(), 2e-4, 2e-4, 0.5, &ad).unwrap();
         for _ in 0..3 {
             gan.step(batch(), z(), z(), false).read().unwrap();
         }
@@ -163,7 +163,7 @@ mod tests {
         let ckpt = folder::latest(tmp.path()).unwrap();
         assert_eq!(folder::read_state(&ckpt).unwrap(), state);
 
-        let mut loaded = Gan::new(&net(), 2e-4, 0.5, &ad).unwrap();
+        let mut loaded = Gan::new(&net(), 2e-4, 2e-4, 0.5, &ad).unwrap();
         // (Optimizer state is checked end to end: tests/resume_cli.rs resumes bit-identically.)
         load_networks(&ckpt, &mut loaded).unwrap();
         assert_eq!(

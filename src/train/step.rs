@@ -20,8 +20,10 @@ pub struct Gan {
     pub opt_g: ModuleOptimizer,
     /// Adam state of D.
     pub opt_d: ModuleOptimizer,
-    /// Learning rate of both.
-    pub lr: f64,
+    /// D's learning rate.
+    pub lr_d: f64,
+    /// G's learning rate.
+    pub lr_g: f64,
 }
 
 /// What one step leaves on the device; reduced and read back only when logged.
@@ -49,8 +51,9 @@ pub struct StepScalars {
 }
 
 impl Gan {
-    /// Fresh networks for `net` on the autodiff `device`, Adam(lr, beta1, 0.999, eps 1e-8) each.
-    pub fn new(net: &NetConfig, lr: f64, beta1: f64, device: &Device) -> Result<Self> {
+    /// Fresh networks for `net` on the autodiff `device`, Adam(lr, beta1, 0.999, eps 1e-8) each,
+    /// with D's rate `lr_d` and G's `lr_g`.
+    pub fn new(net: &NetConfig, lr_d: f64, lr_g: f64, beta1: f64, device: &Device) -> Result<Self> {
         let adam = AdamConfig::new()
             .with_beta_1(beta1 as f32)
             .with_beta_2(0.999)
@@ -60,7 +63,8 @@ impl Gan {
             d: Discriminator::new(net, device)?,
             opt_g: adam.init(),
             opt_d: adam.init(),
-            lr,
+            lr_d,
+            lr_g,
         })
     }
 
@@ -84,7 +88,7 @@ impl Gan {
         let grads = loss_d.backward();
         let d_probe = tap.map(|t| (t.finish(&grads), ParamGradZeros::of(&self.d, &grads)));
         let grads = GradientsParams::from_grads(grads, &self.d);
-        self.d = self.opt_d.step(self.lr, self.d.clone(), grads);
+        self.d = self.opt_d.step(self.lr_d, self.d.clone(), grads);
 
         // G step: fresh noise through the updated D; only G's parameters are stepped.
         let fake = self.g.forward(z_g);
@@ -103,7 +107,7 @@ impl Gan {
         let grads = loss_g.backward();
         let g_probe = image_probe.map(|p| p.finish(&grads));
         let grads = GradientsParams::from_grads(grads, &self.g);
-        self.g = self.opt_g.step(self.lr, self.g.clone(), grads);
+        self.g = self.opt_g.step(self.lr_g, self.g.clone(), grads);
 
         let probes = match (d_probe, g_probe) {
             (Some((d, param_zeros)), Some(g)) => Some(ProbeTensors { d, param_zeros, g }),
@@ -191,7 +195,7 @@ mod tests {
         let dev = Device::flex();
         dev.seed(5);
         let ad = dev.clone().autodiff();
-        let mut gan = Gan::new(&net(arch, act), 2e-4, 0.5, &ad).unwrap();
+        let mut gan = Gan::new(&net(arch, act), 2e-4, 2e-4, 0.5, &ad).unwrap();
         let data = shapes::generate(64, 28, 1);
         let mut batcher = Batcher::new(64, 32, 1);
         (0..steps)
@@ -284,7 +288,7 @@ mod tests {
             let dev = Device::flex();
             dev.seed(9);
             let ad = dev.clone().autodiff();
-            let mut gan = Gan::new(&net(Arch::Mlp, act), 2e-4, 0.5, &ad).unwrap();
+            let mut gan = Gan::new(&net(Arch::Mlp, act), 2e-4, 2e-4, 0.5, &ad).unwrap();
             // Every first-layer unit gets a bias no image in [-1, 1] can overcome: with ReLU no
             // gradient reaches any pixel of any fake; with LeakyReLU it does, at slope alpha.
             let Discriminator::Mlp(d) = &mut gan.d else {

@@ -88,7 +88,13 @@ impl Trainer {
         let dev = opened.device.clone();
         dev.seed(settings.seed);
         let ad = dev.clone().autodiff();
-        let mut gan = Gan::new(&net, settings.lr, settings.beta1, &ad)?;
+        let mut gan = Gan::new(
+            &net,
+            settings.rate_d(),
+            settings.rate_g(),
+            settings.beta1,
+            &ad,
+        )?;
         let quality = match settings.eval_every {
             0 => None,
             _ => Some(TrainingEval::new(settings, &dev)?),
@@ -380,7 +386,7 @@ impl Trainer {
             logged_steps: self.rows.len(),
             wall_seconds: self.prior_seconds + secs,
             ms_per_step: secs * 1e3 / (steps.saturating_sub(self.start)).max(1) as f64,
-            metrics: summary::column_stats(&metric::names(&self.columns), &self.rows),
+            metrics: summary::run_stats(&metric::names(&self.columns), &self.rows),
             evaluator_accuracy: self
                 .quality
                 .as_ref()
@@ -400,8 +406,8 @@ impl Trainer {
         let dir = self.run.path().display();
         let resume = match self.last_checkpoint {
             Some(k) => format!(
-                "the last good checkpoint (step {k}) is kept; continue from it with a lower rate: gan --resume {dir} --lr {:e}",
-                self.settings.lr / 10.0
+                "the last good checkpoint (step {k}) is kept; continue from it with a lower rate: gan --resume {dir} {}",
+                lower_rates(&self.settings)
             ),
             None => format!(
                 "no checkpoint was written before it; try a lower --lr (outputs so far are in {dir})"
@@ -409,6 +415,19 @@ impl Trainer {
         };
         anyhow!("training diverged at step {step}: {why}; {resume}")
     }
+}
+
+/// The rate flags that continue a diverged run at a tenth of its rates: `--lr 2e-5`, plus
+/// `--lr-d`/`--lr-g` where the run set its own (they would override a lower --lr).
+fn lower_rates(s: &TrainSettings) -> String {
+    let mut flags = format!("--lr {:e}", s.lr / 10.0);
+    if let Some(d) = s.lr_d {
+        flags += &format!(" --lr-d {:e}", d / 10.0);
+    }
+    if let Some(g) = s.lr_g {
+        flags += &format!(" --lr-g {:e}", g / 10.0);
+    }
+    flags
 }
 
 /// The error that stops a run whose checkpoint after `done` steps could not be written (a full

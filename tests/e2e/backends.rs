@@ -55,7 +55,7 @@ fn one_step(backend: BackendKind, net: &NetConfig, run: &std::path::Path) -> Opt
         Err(e) => panic!("{backend:?} must work in CI: {e:#}"),
     };
     let ad = opened.device.autodiff();
-    let mut gan = Gan::new(net, 2e-4, 0.5, &ad).unwrap();
+    let mut gan = Gan::new(net, 2e-4, 2e-4, 0.5, &ad).unwrap();
     checkpoint::load_networks(&run.join("checkpoint"), &mut gan).unwrap();
     let data = shapes::generate(BATCH, SIZE, 7);
     let real = Tensor::<4>::from_data(TensorData::new(data.images, [BATCH, 1, SIZE, SIZE]), &ad);
@@ -172,7 +172,7 @@ fn check(arch: Arch, act: Act) {
         let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let dev = Device::flex();
         dev.seed(21);
-        let gan = Gan::new(&net, 2e-4, 0.5, &dev.autodiff()).unwrap();
+        let gan = Gan::new(&net, 2e-4, 2e-4, 0.5, &dev.autodiff()).unwrap();
         let state = State {
             step: 0,
             fixed_z: Vec::new(),

@@ -475,3 +475,103 @@ fn identical_arms_are_never_called_different() {
         }
     }
 }
+
+#[test]
+fn high_lr_d_trains_two_d_rates_and_leads_with_their_interaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let mut args = tiny(&out);
+    args.extend(
+        [
+            "--scenario",
+            "high-lr-d",
+            "--eval-every",
+            "0",
+            "--primary",
+            "loss_d:last",
+        ]
+        .map(String::from),
+    );
+    assert_ok(&run(&args));
+    // Two D rates × relu/leaky × 2 seeds; G's rate stays --lr's.
+    let last = |name: &str| -> f64 {
+        let dir = out.join("runs").join(name);
+        let config = json(&dir.join("config.json"));
+        let lr_d = config["args"]["lr_d"].as_f64().unwrap();
+        assert_eq!(
+            lr_d,
+            if name.starts_with("lrd2e-3") {
+                2e-3
+            } else {
+                2e-4
+            }
+        );
+        assert!(config["args"]["lr_g"].is_null(), "{name}");
+        json(&dir.join("summary.json"))["metrics"]["loss_d"]["last"]
+            .as_f64()
+            .unwrap()
+    };
+    let r = json(&out.join("report.json"));
+    let verdicts = r["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 3, "{r}");
+    let i = &verdicts[0];
+    assert!(
+        i["title"].as_str().unwrap().starts_with("interaction"),
+        "{i}"
+    );
+    let primary = &i["comparisons"][0];
+    assert_eq!(primary["metric"], "loss_d:last");
+    // Per seed: the activation's effect at each rate, from the runs' own summaries.
+    for (k, seed) in [42, 43].iter().enumerate() {
+        let effect = |rate: &str| {
+            last(&format!("{rate}-leaky0.2-s{seed}")) - last(&format!("{rate}-relu-s{seed}"))
+        };
+        let pair = &primary["pairs"][k];
+        assert_eq!(pair[0].as_u64(), Some(*seed));
+        assert!((pair[1].as_f64().unwrap() - effect("lrd2e-4")).abs() < 1e-9);
+        assert!((pair[2].as_f64().unwrap() - effect("lrd2e-3")).abs() < 1e-9);
+    }
+    // Then each rate's own relu-vs-leaky verdict.
+    for v in &verdicts[1..] {
+        assert!(v["title"].as_str().unwrap().contains("lr-d="), "{v}");
+    }
+}
+
+#[test]
+fn alpha_sweep_leads_with_a_trend_test_over_its_slopes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let mut args = tiny(&out);
+    // The preset's six slopes, cut to three for a test.
+    args.extend(
+        [
+            "--scenario",
+            "alpha-sweep",
+            "--alphas",
+            "0.1,0.3",
+            "--disc-depth",
+            "2",
+            "--eval-every",
+            "0",
+            "--primary",
+            "loss_d:last",
+        ]
+        .map(String::from),
+    );
+    assert_ok(&run(&args));
+    for name in ["relu-s42", "leaky0.1-s43", "leaky0.3-s42"] {
+        assert!(
+            out.join("runs").join(name).join("summary.json").is_file(),
+            "{name}"
+        );
+    }
+    let r = json(&out.join("report.json"));
+    let verdicts = r["verdicts"].as_array().unwrap();
+    // The trend first, then relu against each slope.
+    assert_eq!(verdicts.len(), 3, "{r}");
+    assert_eq!(verdicts[0]["title"], "trend across α = 0, 0.1, 0.3");
+    let conclusion = verdicts[0]["conclusion"].as_str().unwrap();
+    assert!(conclusion.contains("Spearman ρ"), "{conclusion}");
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("trend across α"));
+}
