@@ -14,7 +14,7 @@ use crate::metric::{Metric, Take};
 use crate::model::{Act, Arch};
 use crate::settings::{Given, Key, TrainSettings};
 use crate::train::Job;
-use crate::{eval, report, sample};
+use crate::{eval, findings, report, sample};
 
 /// Train a GAN and measure what ReLU vs LeakyReLU does to the discriminator's gradients.
 #[derive(Debug, Parser)]
@@ -51,6 +51,35 @@ pub enum Command {
     /// Build the comparison report from existing run directories (made by hand, by gan compare,
     /// or on other machines).
     Report(ReportArgs),
+    /// Run every scenario's comparison (finished runs are reused), replicate each clear result
+    /// on a disjoint seed range, and write one page: findings.html, .md and .json.
+    Findings(FindingsArgs),
+}
+
+/// Flags of `gan findings`.
+#[derive(Debug, Clone, Args)]
+pub struct FindingsArgs {
+    /// Scenarios to run, in page order (default: all of them).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub scenarios: Vec<Scenario>,
+    /// Seeds per configuration (default: each scenario's own).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub seeds: Option<u32>,
+    /// A replication's seeds start this far above --seed, so they never overlap the first
+    /// comparison's.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub replication_offset: u64,
+    /// Train N runs of each comparison at once, as gan compare --jobs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+    /// Judge every scenario on this metric instead of its own primary (as gan compare
+    /// --primary).
+    #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
+    pub primary: Option<(Metric, Take)>,
+    /// Training flags shared by every comparison (they override the scenarios' presets;
+    /// --out is the findings folder, default outputs/findings).
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// Flags of `gan report`.
@@ -376,6 +405,8 @@ pub enum Action {
     Compare(compare::Options),
     /// `gan report`.
     Report(report::Options),
+    /// `gan findings`.
+    Findings(findings::Options),
 }
 
 /// Parses the process's command line.
@@ -435,6 +466,31 @@ where
                     (Some(n), _, _) if n > 1 => compare::Mode::Jobs(n as usize),
                     _ => compare::Mode::Sequential,
                 },
+            })
+        }
+        Some(Command::Findings(args)) => {
+            if args.train.resume.is_some() {
+                return Err(Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--resume does not apply to gan findings: rerun the same command to continue it",
+                ));
+            }
+            let given = given(sub.unwrap_or(&matches));
+            let mut train = args.train.settings();
+            if !given.has(Key::Out) {
+                train.out = train.out.join("findings");
+            }
+            Action::Findings(findings::Options {
+                scenarios: match args.scenarios.is_empty() {
+                    true => Scenario::ALL.to_vec(),
+                    false => args.scenarios,
+                },
+                seeds: args.seeds,
+                primary: args.primary,
+                replication_offset: args.replication_offset,
+                jobs: args.jobs.unwrap_or(1) as usize,
+                train,
+                given,
             })
         }
         Some(Command::Sample(a)) => Action::Sample(sample::Options {

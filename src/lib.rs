@@ -6,6 +6,7 @@ pub mod compare;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod findings;
 pub mod metric;
 pub mod model;
 pub mod probe;

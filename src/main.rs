@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Action::Eval(opts) => gan::eval::run(&opts).map(|_| 0),
         Action::Compare(opts) => gan::compare::run(&opts),
         Action::Report(opts) => gan::report::run(&opts).map(|_| 0),
+        Action::Findings(opts) => gan::findings::run(&opts),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

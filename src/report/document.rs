@@ -10,7 +10,8 @@ pub enum Block {
     Para(String, bool),
     /// A bulleted list.
     Bullets(Vec<String>),
-    /// A table: header and rows of cells.
+    /// A table: header and rows of cells; a cell that is one Markdown link, `[text](href)`, is
+    /// a link in both renderings.
     Table(Vec<String>, Vec<Vec<String>>),
     /// Images side by side: (relative path, caption).
     Images(Vec<(String, String)>),
@@ -58,6 +59,19 @@ pub fn markdown(blocks: &[Block]) -> String {
         }
     }
     s
+}
+
+/// A table cell in HTML: a whole-cell Markdown link becomes an anchor, anything else text.
+fn cell_html(c: &str) -> String {
+    let link = c
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|inner| inner.rsplit_once("]("))
+        .filter(|(text, href)| !text.contains(['[', ']']) && !href.contains(['(', ')']));
+    match link {
+        Some((text, href)) => format!("<a href=\"{}\">{}</a>", esc(href), esc(text)),
+        None => esc(c),
+    }
 }
 
 /// Escapes text for HTML.
@@ -112,7 +126,7 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
                 for r in rows {
                     s += "<tr>";
                     for c in r {
-                        s += &format!("<td>{}</td>", esc(c));
+                        s += &format!("<td>{}</td>", cell_html(c));
                     }
                     s += "</tr>\n";
                 }
@@ -158,5 +172,12 @@ mod tests {
         let h = html("t", &blocks);
         assert!(h.contains("<h1>R &lt;1&gt;</h1>") && h.contains("a &amp; b"));
         assert!(h.contains("<td>relu</td><td>0.5</td>") && h.contains("src=\"media/a.png\""));
+        assert_eq!(
+            cell_html("[baseline](baseline/report.html)"),
+            "<a href=\"baseline/report.html\">baseline</a>"
+        );
+        // Not a whole-cell link: text, escaped.
+        assert_eq!(cell_html("Δ = 1 [95% CI 0, 2]"), "Δ = 1 [95% CI 0, 2]");
+        assert_eq!(cell_html("[a](b) and <c>"), "[a](b) and &lt;c&gt;");
     }
 }

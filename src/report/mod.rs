@@ -341,6 +341,10 @@ pub fn build(
         "verdicts": verdicts.iter().map(|v| json!({
             "title": v.title, "conclusion": v.conclusion, "findings": v.findings,
             "arms": v.arms,
+            "headline": v.headline.as_ref().map(|(effect, outcome)| json!({
+                "effect": effect,
+                "outcome": format!("{outcome:?}").to_lowercase(),
+            })),
             "comparisons": v.rows.iter().map(|r| json!({
                 "metric": r.metric.key(r.take),
                 "primary": r.primary,

@@ -82,6 +82,16 @@ pub struct Verdict {
     /// What the rows' two columns hold: `relu` and the leaky group, or for an interaction the
     /// activation's effect at each of the two settings.
     pub arms: [String; 2],
+    /// The lead result in one line (the primary's effect, or the trend statistic) and how it
+    /// came out; None when nothing was judged.
+    pub headline: Option<(String, Outcome)>,
+}
+
+/// The primary row's effect and outcome.
+fn headline(rows: &[Row]) -> Option<(String, Outcome)> {
+    rows.iter()
+        .find(|r| r.primary)
+        .map(|r| (r.effect(), r.outcome))
 }
 
 /// Verdicts for every leaky group against the relu group of the same setting; a single
@@ -106,6 +116,7 @@ pub fn verdicts(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
                     .into(),
             rows: Vec::new(),
             arms: ["relu".into(), "leaky".into()],
+            headline: None,
         });
     }
     // A 2 × 2 design (two settings × relu/leaky) asks first whether the activation's effect
@@ -183,9 +194,10 @@ pub fn trends(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
             true => String::new(),
             false => format!(" at {setting}"),
         };
+        let mut headline = None;
         let conclusion = if blocks.len() < 2 {
             format!(
-                "Fewer than two seeds have every slope ({slopes}), so no trend in the primary                  metric ({heading}) can be judged{where_}."
+                "Fewer than two seeds have every slope ({slopes}), so no trend in the primary metric ({heading}) can be judged{where_}."
             )
         } else {
             let rho = super::trend::mean_rho(&blocks);
@@ -196,13 +208,18 @@ pub fn trends(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
                 blocks.len(),
                 show_p(p)
             );
+            let outcome = match p < ALPHA {
+                true => Outcome::Different,
+                false => Outcome::Inconclusive,
+            };
+            headline = Some((stat.clone(), outcome));
             match p < ALPHA {
                 true => format!(
-                    "The primary metric ({heading}) {} monotonically as α grows over {slopes}{where_}                      ({stat}).",
+                    "The primary metric ({heading}) {} monotonically as α grows over {slopes}{where_} ({stat}).",
                     if rho < 0.0 { "falls" } else { "rises" }
                 ),
                 false => format!(
-                    "No monotone trend of the primary metric ({heading}) across α = {slopes} is                      shown{where_} ({stat})."
+                    "No monotone trend of the primary metric ({heading}) across α = {slopes} is shown{where_} ({stat})."
                 ),
             }
         };
@@ -212,6 +229,7 @@ pub fn trends(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
             conclusion,
             rows: Vec::new(),
             arms: ["relu".into(), "leaky".into()],
+            headline,
         });
     }
     out
@@ -290,7 +308,7 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
         .collect();
     let conclusion = match rows.iter().find(|r| r.primary) {
         None => format!(
-            "The primary metric ({}) was not measured in these runs, so the interaction is not              judged.",
+            "The primary metric ({}) was not measured in these runs, so the interaction is not judged.",
             spec.primary.0.key(spec.primary.1)
         ),
         Some(p) => {
@@ -302,16 +320,21 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
             );
             match p.outcome {
                 Outcome::Different => format!(
-                    "The activation's effect on the primary metric ({what}) depends on the                      setting: {effects}; the difference {}.",
+                    "The activation's effect on the primary metric ({what}) depends on the setting: {effects}; the difference {}.",
                     p.effect()
                 ),
+                Outcome::Equivalent if p.identical() => format!(
+                    "The activation's effect on the primary metric ({what}) is the same at both \
+                     settings: {effects}, in every seed."
+                ),
                 Outcome::Equivalent => format!(
-                    "The activation's effect on the primary metric ({what}) is the same at both                      settings within ±{} ({effects}; TOST {}).",
+                    "The activation's effect on the primary metric ({what}) is the same at both \
+                     settings within ±{} ({effects}; TOST {}).",
                     num(p.margin),
                     show_p(p.p_tost.unwrap_or(1.0))
                 ),
                 Outcome::Inconclusive => format!(
-                    "Inconclusive on whether the activation's effect on the primary metric                      ({what}) depends on the setting: {effects}; the difference {}.{}",
+                    "Inconclusive on whether the activation's effect on the primary metric ({what}) depends on the setting: {effects}; the difference {}.{}",
                     p.effect(),
                     p.seeds_needed.map_or(String::new(), |n| format!(
                         " About {n} paired seeds would detect a difference of ±{} (power 0.8).",
@@ -325,6 +348,7 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
         title: format!("interaction: the activation's effect at {sa} vs at {sb}"),
         findings,
         conclusion,
+        headline: headline(&rows),
         rows,
         arms: [format!("effect at {sa}"), format!("effect at {sb}")],
     })
@@ -550,10 +574,19 @@ impl Row {
         s
     }
 
+    /// Whether the two arms gave the same value in every seed (a margin around 0 then means
+    /// nothing: there is no spread to test against).
+    pub fn identical(&self) -> bool {
+        self.c.diff == 0.0 && self.c.sd == 0.0 && self.c.mean_a == self.c.mean_b
+    }
+
     /// The outcome in words.
     pub fn outcome_words(&self) -> String {
         match self.outcome {
             Outcome::Different => "different".into(),
+            Outcome::Equivalent if self.identical() => {
+                format!("the same in every seed ({})", num(self.c.mean_a))
+            }
             Outcome::Equivalent => format!(
                 "equivalent within ±{} (TOST {})",
                 num(self.margin),
@@ -617,6 +650,7 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Verdict {
         title,
         findings,
         conclusion,
+        headline: headline(&rows),
         rows,
         arms: ["relu".into(), "leaky".into()],
     }
@@ -692,6 +726,11 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
                 ),
             }
         }
+        Outcome::Equivalent if p.identical() => format!(
+            "No difference in the primary metric ({what}): {} for relu and {name} in every seed; \
+             in this setting the activation does not change it.",
+            num(p.c.mean_a)
+        ),
         Outcome::Equivalent => format!(
             "No difference in the primary metric ({what}): equivalent within ±{:.0}% of relu's \
              ({}, TOST {}); in this setting the activation does not matter for it.",
@@ -1044,6 +1083,7 @@ mod tests {
                 || i.conclusion.contains("Inconclusive")
         );
         assert_eq!(i.arms[0], "effect at lr-d=0.0002");
+        assert!(!i.conclusion.contains("  "), "{}", i.conclusion);
         // Without two settings there is no interaction.
         assert!(interaction(&groups[..2], &spec).is_none());
         assert!(
@@ -1083,6 +1123,7 @@ mod tests {
         assert!(t.conclusion.contains("ρ between α and"), "{}", t.conclusion);
         assert!(t.conclusion.contains("p = 0.009"), "{}", t.conclusion);
         assert!(t.rows.is_empty() && t.findings.len() == 3);
+        assert!(!t.conclusion.contains("  "), "{}", t.conclusion);
         // Two levels: no trend test.
         assert!(trends(&groups[..2], &spec).is_empty());
     }
@@ -1113,5 +1154,23 @@ mod tests {
             "{}",
             v.conclusion
         );
+    }
+
+    #[test]
+    fn arms_equal_in_every_seed_are_called_the_same_not_equivalent_within_zero() {
+        let spec = Spec {
+            primary: (Metric::DDeadProbe, Take::Last),
+            margin: 0.1,
+        };
+        let zeros = [0.0; 6];
+        let v = compare(
+            &group(Act::Relu, 0, &[("d_dead_probe:last", &zeros)]),
+            &group(Act::Leaky, 0, &[("d_dead_probe:last", &zeros)]),
+            &spec,
+        );
+        assert_eq!(v.rows[0].outcome, Outcome::Equivalent);
+        assert_eq!(v.rows[0].outcome_words(), "the same in every seed (0.0000)");
+        assert!(v.conclusion.contains("in every seed"), "{}", v.conclusion);
+        assert!(!v.conclusion.contains("±0"), "{}", v.conclusion);
     }
 }

@@ -575,3 +575,89 @@ fn alpha_sweep_leads_with_a_trend_test_over_its_slopes() {
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("trend across α"));
 }
+
+#[test]
+fn findings_runs_each_scenario_replicates_what_is_clear_and_writes_one_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f");
+    let flags = [
+        "--out",
+        out.to_str().unwrap(),
+        "--arch",
+        "mlp",
+        "--steps",
+        "4",
+        "--log-every",
+        "2",
+        "--dataset-size",
+        "200",
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "0",
+    ];
+    // ReLU's gradient zeros differ from LeakyReLU's by definition: clear on 6 paired seeds
+    // (exact p = 2/64), so the replication must run, on seeds 1042..1047.
+    let mut args = vec![
+        "findings",
+        "--scenarios",
+        "baseline",
+        "--seeds",
+        "6",
+        "--primary",
+        "d_grad_zero:mean",
+    ];
+    args.extend(flags);
+    assert_ok(&gan(&args));
+    assert!(out.join("baseline/runs/relu-s47/summary.json").is_file());
+    assert!(
+        out.join("baseline-replication/runs/leaky0.2-s1047/summary.json")
+            .is_file()
+    );
+    let f = json(&out.join("findings.json"));
+    let row = &f["findings"][0];
+    assert_eq!(row["scenario"], "baseline");
+    assert_eq!(row["primary"], "d_grad_zero:mean");
+    assert_eq!(row["result"]["outcome"], "different");
+    assert_eq!(row["replication"]["outcome"], "different");
+    let html = fs::read_to_string(out.join("findings.html")).unwrap();
+    assert!(html.contains("<a href=\"baseline/report.html\">baseline</a>"));
+    assert!(html.contains("baseline-replication/report.html"));
+    for img in referenced(&html, "src=\"", '"') {
+        assert!(out.join(&img).is_file(), "{img} referenced but missing");
+    }
+
+    // A scenario that is not clear is not replicated; a rerun reuses the finished runs.
+    let mut args = vec![
+        "findings",
+        "--scenarios",
+        "baseline,deep-narrow",
+        "--seeds",
+        "6",
+    ];
+    args.extend(flags);
+    let o = gan(&args);
+    assert_ok(&o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("reusing the finished run"), "{stderr}");
+    let f = json(&out.join("findings.json"));
+    assert_eq!(f["findings"].as_array().unwrap().len(), 2);
+    assert!(f["findings"][1]["replication"].is_null(), "{f}");
+    assert!(!out.join("deep-narrow-replication").exists());
+
+    // A folder of something else is refused, untouched.
+    let other = tmp.path().join("mine");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("notes.txt"), "keep").unwrap();
+    let mut args = vec!["findings", "--scenarios", "baseline"];
+    args.extend(flags);
+    let at = args.iter().position(|a| *a == "--out").unwrap() + 1;
+    let other_str = other.to_str().unwrap().to_string();
+    args[at] = &other_str;
+    let err = assert_clean_error(&gan(&args), "foreign findings folder");
+    assert!(
+        err.contains("holds something other than gan findings"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(other.join("notes.txt")).unwrap(), "keep");
+}
