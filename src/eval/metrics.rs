@@ -135,6 +135,16 @@ pub fn class_coverage(predicted: &[usize], classes: usize, min_share: f64) -> (f
     (produced as f64 / classes as f64, kl.max(0.0))
 }
 
+/// The share of `predicted` labels in each of `classes` classes.
+pub fn class_shares(predicted: &[usize], classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; classes];
+    for &p in predicted {
+        counts[p] += 1;
+    }
+    let n = predicted.len().max(1) as f64;
+    counts.into_iter().map(|c| c as f64 / n).collect()
+}
+
 /// Squared maximum mean discrepancy with a Gaussian kernel whose width is the median pairwise
 /// distance of the pooled samples (unbiased estimate; near 0 for one distribution).
 pub fn mmd_rbf(a: &Features, b: &Features) -> f64 {

@@ -49,6 +49,9 @@ pub struct Quality {
     /// KL divergence (nats) of the predicted-class histogram from uniform.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class_kl: Option<f64>,
+    /// Share of the generated samples the evaluator assigns to each class, by class name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_shares: Option<Vec<(String, f64)>>,
     /// Squared kernel MMD in pixel space (the label-free fallback).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mmd_pixel: Option<f64>,
@@ -123,6 +126,7 @@ impl Reference {
             recall: None,
             class_coverage: None,
             class_kl: None,
+            class_shares: None,
             mmd_pixel: None,
             evaluator_accuracy: self.evaluator_accuracy(),
         };
@@ -144,6 +148,13 @@ impl Reference {
                 q.recall = Some(recall);
                 q.class_coverage = Some(coverage);
                 q.class_kl = Some(kl);
+                q.class_shares = Some(
+                    info.classes
+                        .iter()
+                        .cloned()
+                        .zip(metrics::class_shares(&predicted, k))
+                        .collect(),
+                );
             }
             None => {
                 let ff = Features {
@@ -346,6 +357,13 @@ pub fn run(opts: &Options) -> Result<Quality> {
 /// The metrics on one line.
 pub fn describe(q: &Quality) -> String {
     let mut parts = Vec::new();
+    if let Some(shares) = &q.class_shares {
+        let each: Vec<String> = shares
+            .iter()
+            .map(|(c, s)| format!("{c} {:.0}%", 100.0 * s))
+            .collect();
+        parts.push(format!("classes: {}", each.join(" ")));
+    }
     for (name, v) in [
         ("FD", q.fd),
         ("precision", q.precision),
@@ -420,6 +438,11 @@ mod tests {
             .collect();
         let one = quality(&real, &data.select(&circles).images, Some(&eval), &dev).unwrap();
         assert_eq!(one.class_coverage, Some(0.25), "{one:?}");
+        // The shares name the classes and sum to 1; circles dominate.
+        let shares = one.class_shares.clone().unwrap();
+        assert_eq!(shares[0].0, "circle");
+        assert!((shares.iter().map(|s| s.1).sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(shares[0].1 > 0.6, "{shares:?}");
         // ln 4 = 1.39 for a perfect evaluator; its ~10% errors spread some mass back.
         assert!(one.class_kl.unwrap() > 0.6 * 4f64.ln(), "{one:?}");
         assert!(
