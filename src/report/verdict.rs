@@ -292,20 +292,11 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
     let (first, second) = (effect(cells[0]), effect(cells[1]));
     let rows = rows_scaled(&first, &second, spec, Some(cells[0].0));
     let (sa, sb) = (&first.setting, &second.setting);
-    let findings = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "{} — {}: leaky − relu {} at {sa} vs {} at {sb}; difference {}: {}.",
-                role(r),
-                r.heading,
-                num(r.c.mean_a),
-                num(r.c.mean_b),
-                r.effect(),
-                r.outcome_words()
-            )
-        })
-        .collect();
+    let (la, lb) = (
+        format!("leaky − relu at {sa}"),
+        format!("leaky − relu at {sb}"),
+    );
+    let findings = rows.iter().map(|r| r.finding(&la, &lb)).collect();
     let conclusion = match rows.iter().find(|r| r.primary) {
         None => format!(
             "The primary metric ({}) was not measured in these runs, so the interaction is not judged.",
@@ -580,6 +571,19 @@ impl Row {
         self.c.diff == 0.0 && self.c.sd == 0.0 && self.c.mean_a == self.c.mean_b
     }
 
+    /// One line: the role, both arms' values (labelled `a` and `b`), the effect and outcome.
+    pub fn finding(&self, a: &str, b: &str) -> String {
+        format!(
+            "{} — {}: {} ({a}) vs {} ({b}); {}: {}.",
+            role(self),
+            self.heading,
+            num(self.c.mean_a),
+            num(self.c.mean_b),
+            self.effect(),
+            self.outcome_words()
+        )
+    }
+
     /// The outcome in words.
     pub fn outcome_words(&self) -> String {
         match self.outcome {
@@ -607,18 +611,7 @@ impl Row {
 pub fn compare(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Verdict {
     let name = &leaky.label;
     let rows = rows(relu, leaky, spec);
-    let mut findings = Vec::new();
-    for r in &rows {
-        findings.push(format!(
-            "{} — {}: {} (relu) vs {} ({name}); {}: {}.",
-            role(r),
-            r.heading,
-            num(r.c.mean_a),
-            num(r.c.mean_b),
-            r.effect(),
-            r.outcome_words()
-        ));
-    }
+    let mut findings: Vec<String> = rows.iter().map(|r| r.finding("relu", name)).collect();
     if let Some((p, [(ry, rn), (ly, ln)])) = rows
         .iter()
         .find(|r| r.primary)
