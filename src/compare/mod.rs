@@ -152,7 +152,16 @@ pub fn plan(args: &Options) -> Result<(PathBuf, Vec<Planned>)> {
 
 /// The settings that identify a comparison (what a rerun must repeat to continue it).
 fn identity(args: &Options, runs: &[Planned]) -> Value {
-    let mut settings = runs[0].args.to_map();
+    json!({
+        "scenario": args.scenario,
+        "runs": runs.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+        "settings": identity_settings(&runs[0].args),
+    })
+}
+
+/// The settings of `t` that identify a comparison.
+fn identity_settings(t: &TrainSettings) -> serde_json::Map<String, Value> {
+    let mut settings = t.to_map();
     // Per run, or free to change between sessions.
     for k in Key::ALL
         .iter()
@@ -160,21 +169,32 @@ fn identity(args: &Options, runs: &[Planned]) -> Value {
     {
         settings.remove(k.name());
     }
-    json!({
-        "scenario": args.scenario,
-        "runs": runs.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
-        "settings": settings,
-    })
+    settings
+}
+
+/// A saved identity as this version writes it: settings added since it was saved (missing
+/// keys) read as their defaults, as the runs' own config.json files do, so that a comparison
+/// begun by an older gan is continued rather than refused.
+fn upgraded(mut saved: Value) -> Value {
+    if let Some(Ok(t)) = saved
+        .get("settings")
+        .map(|s| serde_json::from_value::<TrainSettings>(s.clone()))
+    {
+        saved["settings"] = Value::Object(identity_settings(&t));
+    }
+    saved
 }
 
 /// Refuses a folder that holds a different comparison; records this one in a new folder.
 fn claim(dir: &Path, identity: &Value) -> Result<()> {
     let path = dir.join("compare.json");
-    if path.is_file() {
+    let claimed = path.is_file();
+    if claimed {
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let saved: Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let saved: Value = upgraded(
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?,
+        );
         // Until a run has started, the folder holds nothing to protect: a corrected command
         // may take it over.
         if &saved != identity && started_any(dir) {
@@ -205,7 +225,7 @@ fn claim(dir: &Path, identity: &Value) -> Result<()> {
             dir.display()
         );
     }
-    if path.is_file() {
+    if !claimed && path.is_file() {
         // Claimed by another process since the first check: judge its claim.
         return claim(dir, identity);
     }
@@ -574,8 +594,11 @@ mod tests {
     fn processes_claiming_one_new_folder_at_once_all_read_a_whole_claim() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("c");
-        let identity =
-            json!({"scenario": "baseline", "runs": ["a", "b"], "settings": {"steps": 5}});
+        let identity = json!({
+            "scenario": "baseline",
+            "runs": ["a", "b"],
+            "settings": identity_settings(&TrainSettings::default()),
+        });
         let claimers: Vec<_> = (0..8)
             .map(|_| {
                 let (dir, identity) = (dir.clone(), identity.clone());
@@ -594,5 +617,22 @@ mod tests {
         fs::write(other.join("notes.txt"), "mine").unwrap();
         let err = claim(&other, &identity).unwrap_err().to_string();
         assert!(err.contains("is not a gan compare folder"), "{err}");
+    }
+
+    #[test]
+    fn a_comparison_saved_before_a_setting_existed_is_the_same_comparison() {
+        let t = TrainSettings::default();
+        let now = json!({"scenario": "baseline", "runs": ["a"], "settings": identity_settings(&t)});
+        // An older gan wrote no disc_width, lr_d or lr_g.
+        let mut old = now.clone();
+        for k in ["disc_width", "lr_d", "lr_g"] {
+            old["settings"].as_object_mut().unwrap().remove(k);
+        }
+        assert_ne!(old, now);
+        assert_eq!(upgraded(old), now);
+        // A real difference stays one.
+        let mut other = now.clone();
+        other["settings"]["steps"] = json!(7);
+        assert_ne!(upgraded(other), now);
     }
 }
