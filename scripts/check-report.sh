@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Renders a gan report in headless Chromium and fails on a blank page or a broken image.
-# Usage: scripts/check-report.sh DIR/report.html        (needs Debian's `chromium` package)
+# Renders a gan report (or findings page) in headless Chromium and fails on a blank page or a
+# broken image.
+# Usage: scripts/check-report.sh DIR/report.html|DIR/findings.html   (needs Debian's `chromium`)
 set -euo pipefail
 html="${1:?usage: check-report.sh REPORT_HTML}"
 [ -f "$html" ] || { echo "check-report: $html: no such file" >&2; exit 1; }
@@ -27,7 +28,9 @@ fi
 # Visible text only: style and script blocks removed before the tags.
 text="$(tr '\n' ' ' < "$work/dom.html" | sed -e 's/<style[^>]*>.*<\/style>//; s/<script[^>]*>[^<]*<\/script>//g; s/<[^>]*>//g' | tr -s ' ' | wc -c)"
 [ "$text" -gt 500 ] || { echo "check-report: the page is nearly blank ($text characters of text)" >&2; exit 1; }
-grep -q 'Verdict' "$work/dom.html" || { echo "check-report: no Verdict section" >&2; exit 1; }
+# A report leads with its verdict, a findings page with its table of results.
+grep -q -e 'Verdict' -e 'Findings:' "$work/dom.html" || {
+    echo "check-report: neither a Verdict section nor a Findings heading" >&2; exit 1; }
 
 # A screenshot of a blank page is a few kilobytes of one colour; a report is far more.
 "$browser" "${flags[@]}" --window-size=1200,1600 --screenshot="$work/shot.png" "$url" \

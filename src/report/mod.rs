@@ -90,7 +90,7 @@ pub fn build(
         if let Some(p) = v.rows.iter().find(|r| r.primary && !r.pairs.is_empty()) {
             let file = format!("plots/paired-{k}-{}.svg", p.metric.name());
             let title = format!("{} per seed (lines join a seed's runs)", p.heading);
-            if plot::paired_lines(&out.join(&file), &title, &p.pairs)? {
+            if plot::paired_lines(&out.join(&file), &title, &v.arms, &p.pairs)? {
                 blocks.push(Block::Images(vec![(file, title)]));
             }
         }

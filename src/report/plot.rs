@@ -99,9 +99,14 @@ pub fn band_chart(path: &Path, title: &str, y_desc: &str, bands: &[Band]) -> Res
     Ok(true)
 }
 
-/// Every seed's value of one metric: relu on the left, leaky on the right, a line joining the
-/// runs of one seed. False when there is nothing to draw.
-pub fn paired_lines(path: &Path, title: &str, pairs: &[(u64, f64, f64)]) -> Result<bool> {
+/// Every seed's value of one metric: arm `arms[0]` (relu) on the left, `arms[1]` (leaky) on the
+/// right, a line joining the runs of one seed. False when there is nothing to draw.
+pub fn paired_lines(
+    path: &Path,
+    title: &str,
+    arms: &[String; 2],
+    pairs: &[(u64, f64, f64)],
+) -> Result<bool> {
     let finite: Vec<&(u64, f64, f64)> = pairs
         .iter()
         .filter(|p| p.1.is_finite() && p.2.is_finite())
@@ -129,8 +134,8 @@ pub fn paired_lines(path: &Path, title: &str, pairs: &[(u64, f64, f64)]) -> Resu
         .configure_mesh()
         .x_labels(2)
         .x_label_formatter(&|x| match x.round() as i64 {
-            0 => "relu".into(),
-            1 => "leaky".into(),
+            0 => arms[0].clone(),
+            1 => arms[1].clone(),
             _ => String::new(),
         })
         .light_line_style(WHITE.mix(0.0))
@@ -182,14 +187,18 @@ mod tests {
         assert!(!empty.exists());
     }
 
+    fn arms() -> [String; 2] {
+        ["relu".into(), "leaky".into()]
+    }
+
     #[test]
     fn paired_lines_draw_one_line_per_seed() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("p.svg");
-        assert!(paired_lines(&path, "FD", &[(42, 30.0, 20.0), (43, 31.0, 22.0)]).unwrap());
+        assert!(paired_lines(&path, "FD", &arms(), &[(42, 30.0, 20.0), (43, 31.0, 22.0)]).unwrap());
         let svg = std::fs::read_to_string(&path).unwrap();
         assert_eq!(svg.matches("<circle").count(), 4, "{svg}");
         assert!(svg.contains("relu") && svg.contains("leaky"));
-        assert!(!paired_lines(&tmp.path().join("q.svg"), "FD", &[]).unwrap());
+        assert!(!paired_lines(&tmp.path().join("q.svg"), "FD", &arms(), &[]).unwrap());
     }
 }

@@ -626,6 +626,9 @@ fn findings_runs_each_scenario_replicates_what_is_clear_and_writes_one_page() {
     for img in referenced(&html, "src=\"", '"') {
         assert!(out.join(&img).is_file(), "{img} referenced but missing");
     }
+    if let Some(o) = check_in_browser(&out.join("findings.html")) {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 
     // A scenario that is not clear is not replicated; a rerun reuses the finished runs.
     let mut args = vec![
