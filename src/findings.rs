@@ -13,6 +13,7 @@ use crate::model::Act;
 use crate::report::document::{self, Block};
 use crate::run::RunDir;
 use crate::settings::{Given, Key, TrainSettings};
+use crate::train::interrupt::EXIT_CODE;
 
 /// What `gan findings` runs.
 #[derive(Debug, Clone)]
@@ -65,10 +66,9 @@ pub fn run(opts: &Options) -> Result<u8> {
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut rows = Vec::new();
     for &s in &opts.scenarios {
-        let (code, first, primary) = comparison(opts, s, opts.train.seed, s.name())?;
-        if code != 0 {
-            return Ok(code);
-        }
+        let Some(first) = comparison(opts, s, opts.train.seed, s.name())? else {
+            return Ok(EXIT_CODE);
+        };
         // A clear result counts only when fresh seeds show it again.
         let replication = match first.effect.as_ref().map(|e| e.1.as_str()) {
             Some("different") => {
@@ -78,17 +78,17 @@ pub fn run(opts: &Options) -> Result<u8> {
                     .checked_add(opts.replication_offset)
                     .context("--seed + --replication-offset overflows")?;
                 let name = format!("{}-replication", s.name());
-                let (code, lead, _) = comparison(opts, s, seed, &name)?;
-                if code != 0 {
-                    return Ok(code);
-                }
+                let Some(lead) = comparison(opts, s, seed, &name)? else {
+                    return Ok(EXIT_CODE);
+                };
                 Some(lead)
             }
             _ => None,
         };
+        let (m, t) = opts.primary.unwrap_or(s.primary());
         rows.push(Finding {
             scenario: s,
-            primary,
+            primary: m.key(t),
             first,
             replication,
         });
@@ -118,12 +118,11 @@ fn check_out(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs (or continues) scenario `s` on seeds from `seed` in `<out>/<folder>`; its exit status,
-/// lead result and primary metric.
-fn comparison(opts: &Options, s: Scenario, seed: u64, folder: &str) -> Result<(u8, Lead, String)> {
+/// Runs (or continues) scenario `s` on seeds from `seed` in `<out>/<folder>`; its lead result,
+/// or None when it was interrupted.
+fn comparison(opts: &Options, s: Scenario, seed: u64, folder: &str) -> Result<Option<Lead>> {
     let dir = opts.train.out.join(folder);
-    let mut given = opts.given.clone();
-    given = Given::of(given.iter().chain([Key::Out]));
+    let given = Given::of(opts.given.iter().chain([Key::Out]));
     let args = compare::Options {
         acts: vec![Act::Relu, Act::Leaky],
         alphas: Vec::new(),
@@ -142,21 +141,11 @@ fn comparison(opts: &Options, s: Scenario, seed: u64, folder: &str) -> Result<(u
             _ => Mode::Sequential,
         },
     };
-    let (m, t) = args.spec().primary;
     eprintln!("== {folder}: {}", s.about());
-    let code = compare::run(&args)?;
-    let lead = match code {
-        0 => read_lead(&dir, folder)?,
-        _ => Lead {
-            title: String::new(),
-            effect: None,
-            conclusion: "interrupted".into(),
-            plot: None,
-            seeds: 0,
-            train_seconds: 0.0,
-        },
-    };
-    Ok((code, lead, m.key(t)))
+    match compare::run(&args)? {
+        0 => Ok(Some(read_lead(&dir, folder)?)),
+        _ => Ok(None),
+    }
 }
 
 /// The lead verdict of the report in `dir` (the folder `folder` of the findings).

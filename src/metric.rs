@@ -377,6 +377,12 @@ impl Metric {
         }
     }
 
+    /// Whether a run's value is 0 or 1 (an event happened or not): compared between arms as a
+    /// rate, by Fisher's exact test.
+    pub fn yes_no(self) -> bool {
+        matches!(self, Metric::DCollapsed)
+    }
+
     /// Which way is better, where there is one: Some(true) when lower is better.
     pub fn lower_is_better(self) -> Option<bool> {
         match self {

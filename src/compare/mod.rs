@@ -130,18 +130,16 @@ pub fn plan(args: &Options) -> Result<(PathBuf, Vec<Planned>)> {
             .context("--seed + --seeds overflows")?;
         for (tag, level) in &levels {
             for &(act, alpha) in &configs {
-                let label = match act {
-                    Act::Relu => "relu".to_string(),
-                    Act::Leaky => format!("leaky{alpha}"),
+                let mut a = TrainSettings {
+                    disc_act: act,
+                    alpha,
+                    seed,
+                    ..level.clone()
                 };
                 let name = match tag.is_empty() {
-                    true => format!("{label}-s{seed}"),
-                    false => format!("{tag}-{label}-s{seed}"),
+                    true => format!("{}-s{seed}", a.act_label()),
+                    false => format!("{tag}-{}-s{seed}", a.act_label()),
                 };
-                let mut a = level.clone();
-                a.disc_act = act;
-                a.alpha = alpha;
-                a.seed = seed;
                 a.name = Some(name.clone());
                 runs.push(Planned { name, args: a });
             }

@@ -260,12 +260,9 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
             let Some(l) = leaky.values.get(key) else {
                 continue;
             };
-            let d: Vec<(u64, f64)> = r
-                .iter()
-                .filter_map(|&(seed, rv)| {
-                    let &(_, lv) = l.iter().find(|(s, _)| *s == seed)?;
-                    Some((seed, lv - rv))
-                })
+            let d: Vec<(u64, f64)> = by_seed(r, l)
+                .into_iter()
+                .map(|(seed, rv, lv)| (seed, lv - rv))
                 .collect();
             if !d.is_empty() {
                 values.insert(key.clone(), d);
@@ -355,6 +352,16 @@ fn role(r: &Row) -> &'static str {
     }
 }
 
+/// The seeds both sides have, with each side's value: (seed, a, b).
+fn by_seed(a: &[(u64, f64)], b: &[(u64, f64)]) -> Vec<Pair> {
+    a.iter()
+        .filter_map(|&(seed, av)| {
+            let &(_, bv) = b.iter().find(|(s, _)| *s == seed)?;
+            Some((seed, av, bv))
+        })
+        .collect()
+}
+
 /// The comparison of `metric`/`take` between the groups, paired on their common seeds when
 /// they share at least two, else unpaired; None when a side lacks it.
 fn comparison(
@@ -365,13 +372,7 @@ fn comparison(
 ) -> Option<(Comparison, Vec<Pair>)> {
     let key = metric.key(take);
     let (r, l) = (relu.values.get(&key)?, leaky.values.get(&key)?);
-    let pairs: Vec<Pair> = r
-        .iter()
-        .filter_map(|&(seed, rv)| {
-            let &(_, lv) = l.iter().find(|(s, _)| *s == seed)?;
-            Some((seed, rv, lv))
-        })
-        .collect();
+    let pairs = by_seed(r, l);
     if pairs.len() >= 2 {
         let (a, b): (Vec<f64>, Vec<f64>) = pairs.iter().map(|&(_, x, y)| (x, y)).unzip();
         Some((Comparison::paired(&a, &b, STATS_SEED), pairs))
@@ -489,7 +490,7 @@ fn rows_scaled(
     rows
 }
 
-/// For a yes/no metric (`d_collapsed`): Fisher's exact p and the counts
+/// For a yes/no metric (`Metric::yes_no`, final values): Fisher's exact p and the counts
 /// ((relu yes, relu n), (leaky yes, leaky n)); None for other metrics.
 fn rates(
     relu: &GroupStats,
@@ -497,7 +498,7 @@ fn rates(
     metric: Metric,
     take: Take,
 ) -> Option<(f64, [(u64, u64); 2])> {
-    if metric != Metric::DCollapsed || take != Take::Last {
+    if !metric.yes_no() || take != Take::Last {
         return None;
     }
     let key = metric.key(take);
@@ -1071,9 +1072,11 @@ mod tests {
         assert!((p.c.p.unwrap() - 2.0 / 32.0).abs() < 1e-12);
         // Margin: 10% of relu's mean at the first setting (0.13).
         assert!((p.margin - 0.013).abs() < 1e-12);
+        // 2/32 > 0.05: five seeds cannot show it, and the verdict says so.
         assert!(
-            i.conclusion.contains("depends on the setting")
-                || i.conclusion.contains("Inconclusive")
+            i.conclusion.starts_with("Inconclusive on whether"),
+            "{}",
+            i.conclusion
         );
         assert_eq!(i.arms[0], "effect at lr-d=0.0002");
         assert!(!i.conclusion.contains("  "), "{}", i.conclusion);

@@ -623,7 +623,10 @@ fn findings_runs_each_scenario_replicates_what_is_clear_and_writes_one_page() {
     let html = fs::read_to_string(out.join("findings.html")).unwrap();
     assert!(html.contains("<a href=\"baseline/report.html\">baseline</a>"));
     assert!(html.contains("baseline-replication/report.html"));
-    for img in referenced(&html, "src=\"", '"') {
+    let images = referenced(&html, "src=\"", '"');
+    // The per-seed plots of the first result and of its replication.
+    assert_eq!(images.len(), 2, "{images:?}");
+    for img in images {
         assert!(out.join(&img).is_file(), "{img} referenced but missing");
     }
     if let Some(o) = check_in_browser(&out.join("findings.html")) {
