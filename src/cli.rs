@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::compare::{self, scenario::Scenario};
 use crate::data::DatasetKind;
 use crate::device::{Adapter, BackendKind};
-use crate::metric::{Metric, Take};
+use crate::metric::{Column, Metric, Take};
 use crate::model::{Act, Arch};
 use crate::settings::{Given, Key, TrainSettings};
 use crate::train::Job;
@@ -75,7 +75,7 @@ pub struct FindingsArgs {
     /// Judge every scenario on this metric instead of its own primary (as gan compare
     /// --primary).
     #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
-    pub primary: Option<(Metric, Take)>,
+    pub primary: Option<(Column, Take)>,
     /// Training flags shared by every comparison (they override the scenarios' presets;
     /// --out is the findings folder, default outputs/findings).
     #[command(flatten)]
@@ -95,7 +95,7 @@ pub struct ReportArgs {
     /// The primary metric the verdict is judged on (as for gan compare; default eval_fd:last,
     /// or the pixel MMD for unlabelled data).
     #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
-    pub primary: Option<(Metric, Take)>,
+    pub primary: Option<(Column, Take)>,
     /// Equivalence margin as a fraction of relu's value.
     #[arg(long, default_value_t = 0.1, value_parser = parse_margin)]
     pub margin: f64,
@@ -121,9 +121,10 @@ pub struct CompareArgs {
     pub scenario: Scenario,
     /// The primary metric the verdict is judged on, named before the runs: a metrics.csv
     /// column, `:last` (final value, the default) or `:mean` (over the run), e.g.
-    /// eval_fd:last, d_dead_units_persistent:last. Default: the scenario's (final FD).
+    /// eval_fd:last, d_dead_units_persistent:last, or one hidden layer's column such as
+    /// d_dead_probe_h1:last. Default: the scenario's (final FD).
     #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
-    pub primary: Option<(Metric, Take)>,
+    pub primary: Option<(Column, Take)>,
     /// Equivalence margin as a fraction of relu's value: "no difference" is claimed only when
     /// the effect is shown to lie within ±margin.
     #[arg(long, default_value_t = 0.1, value_parser = parse_margin)]
@@ -466,6 +467,7 @@ where
                     (Some(n), _, _) if n > 1 => compare::Mode::Jobs(n as usize),
                     _ => compare::Mode::Sequential,
                 },
+                command: compare::workers::this_command(),
             })
         }
         Some(Command::Findings(args)) => {
@@ -522,11 +524,12 @@ where
     })
 }
 
-fn parse_primary(s: &str) -> Result<(Metric, Take), String> {
-    Metric::parse_key(s).ok_or_else(|| {
+fn parse_primary(s: &str) -> Result<(Column, Take), String> {
+    Column::parse_key(s).ok_or_else(|| {
         let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
         format!(
-            "'{s}' is not a metric: use a metrics.csv column ({}), optionally with :last or :mean",
+            "'{s}' is not a metric: use a metrics.csv column ({}; per-layer columns add _h1, \
+             _h2, ...), optionally with :last or :mean",
             names.join(", ")
         )
     })
@@ -643,6 +646,48 @@ mod tests {
         };
         assert_eq!(job.resume, Some(PathBuf::from("r")));
         assert_eq!(job.given, Given::of([Key::Lr]));
+    }
+
+    #[test]
+    fn settings_written_back_as_flags_parse_to_the_same_settings() {
+        let given = [
+            "--disc-act",
+            "relu",
+            "--alpha",
+            "0.1",
+            "--no-disc-batch-norm",
+            "--dataset",
+            "fashion-mnist",
+            "--data",
+            "d i r",
+            "--steps",
+            "7",
+            "--lr-d",
+            "2e-3",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--eval-every",
+            "5",
+        ];
+        let Action::Train(job) = action(&given) else {
+            panic!("expected training")
+        };
+        let flags = job.settings.flags(job.given.iter());
+        let Action::Train(again) = action(&flags.iter().map(String::as_str).collect::<Vec<_>>())
+        else {
+            panic!("expected training")
+        };
+        assert_eq!(again.settings, job.settings, "{flags:?}");
+        assert_eq!(again.given, job.given);
+        // Only the keys asked for; switches that are off and unset values are left out.
+        assert_eq!(job.settings.flags([Key::Steps]), ["--steps", "7"]);
+        assert!(
+            TrainSettings::default()
+                .flags([Key::Quiet, Key::LrG])
+                .is_empty()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::compare::{self, Mode, scenario::Scenario};
-use crate::metric::{Metric, Take};
+use crate::metric::{Column, Take};
 use crate::model::Act;
 use crate::report::document::{self, Block};
 use crate::run::RunDir;
@@ -23,7 +23,7 @@ pub struct Options {
     /// Seeds per configuration (None: each scenario's default).
     pub seeds: Option<u32>,
     /// The primary metric of every comparison (None: each scenario's own).
-    pub primary: Option<(Metric, Take)>,
+    pub primary: Option<(Column, Take)>,
     /// A replication's seeds start this far above the first comparison's.
     pub replication_offset: u64,
     /// Worker processes per comparison (1: in this process).
@@ -123,17 +123,28 @@ fn check_out(out: &Path) -> Result<()> {
 fn comparison(opts: &Options, s: Scenario, seed: u64, folder: &str) -> Result<Option<Lead>> {
     let dir = opts.train.out.join(folder);
     let given = Given::of(opts.given.iter().chain([Key::Out]));
+    let seeds = opts.seeds.unwrap_or(compare::scenario::default_seeds(s));
+    let train = TrainSettings {
+        out: dir.clone(),
+        seed,
+        ..opts.train.clone()
+    };
+    // The same comparison as a `gan compare` command, for its worker processes.
+    let mut command = vec![compare::workers::program()];
+    command.extend(["compare", "--scenario", s.name()].map(String::from));
+    command.extend(["--seeds".to_string(), seeds.to_string()]);
+    if let Some((column, take)) = opts.primary {
+        command.extend(["--primary".to_string(), column.key(take)]);
+    }
+    command.extend(train.flags(Given::of(given.iter().chain([Key::Seed])).iter()));
     let args = compare::Options {
         acts: vec![Act::Relu, Act::Leaky],
         alphas: Vec::new(),
-        seeds: opts.seeds.unwrap_or(compare::scenario::default_seeds(s)),
+        seeds,
         scenario: s,
-        train: TrainSettings {
-            out: dir.clone(),
-            seed,
-            ..opts.train.clone()
-        },
+        train,
         given,
+        command,
         primary: opts.primary,
         margin: 0.1,
         mode: match opts.jobs {

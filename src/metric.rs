@@ -411,25 +411,9 @@ impl Metric {
         )
     }
 
-    /// Its metric and reduction from a key such as `eval_fd:last` or `step_ms:mean` (a bare
-    /// name means the final value).
-    pub fn parse_key(key: &str) -> Option<(Metric, Take)> {
-        let (name, take) = match key.rsplit_once(':') {
-            Some((n, "last")) => (n, Take::Last),
-            Some((n, "mean")) => (n, Take::Mean),
-            Some(_) => return None,
-            None => (key, Take::Last),
-        };
-        let metric = Metric::ALL.into_iter().find(|m| m.name() == name)?;
-        Some((metric, take))
-    }
-
     /// The key of one of its values in the report's statistics: `eval_fd:last`.
     pub fn key(self, take: Take) -> String {
-        match take {
-            Take::Mean => format!("{}:mean", self.name()),
-            Take::Last => format!("{}:last", self.name()),
-        }
+        Column::total(self).key(take)
     }
 }
 
@@ -459,12 +443,33 @@ impl Column {
         }
     }
 
+    /// The column and reduction a statistics key names: `eval_fd:last`, `d_dead_probe_h1:mean`,
+    /// or a bare column name for its last value.
+    pub fn parse_key(key: &str) -> Option<(Column, Take)> {
+        let (name, take) = match key.rsplit_once(':') {
+            Some((n, "last")) => (n, Take::Last),
+            Some((n, "mean")) => (n, Take::Mean),
+            Some(_) => return None,
+            None => (key, Take::Last),
+        };
+        Some((Column::parse(name)?, take))
+    }
+
+    /// The key of one of its values in the report's statistics: `d_dead_probe_h1:last` (for
+    /// the all-layers column, the metric's own key).
+    pub fn key(&self, take: Take) -> String {
+        match take {
+            Take::Mean => format!("{}:mean", self.name()),
+            Take::Last => format!("{}:last", self.name()),
+        }
+    }
+
     /// The column called `name`, if it is one of ours.
     pub fn parse(name: &str) -> Option<Column> {
         let per_layer = name.rsplit_once("_h").and_then(|(m, l)| {
             let l: usize = l.parse().ok()?;
             let metric = Metric::ALL.into_iter().find(|x| x.name() == m)?;
-            (l >= 1).then_some(Column {
+            (l >= 1 && metric.per_layer()).then_some(Column {
                 metric,
                 layer: Some(l - 1),
             })
@@ -481,6 +486,16 @@ impl Column {
 impl fmt::Display for Column {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
+    }
+}
+
+impl Metric {
+    /// Whether `metrics.csv` has one column of it per hidden layer (`<name>_h1`, ...).
+    pub fn per_layer(self) -> bool {
+        PROBE_LAYOUT
+            .iter()
+            .chain(HARM_LAYOUT)
+            .any(|slot| matches!(slot, Slot::Layers(ms) if ms.contains(&self)))
     }
 }
 
@@ -661,20 +676,35 @@ mod tests {
 
     #[test]
     fn keys_parse_back() {
+        let total = |m| Some((Column::total(m), Take::Last));
+        assert_eq!(Column::parse_key("eval_fd:last"), total(Metric::EvalFd));
         assert_eq!(
-            Metric::parse_key("eval_fd:last"),
-            Some((Metric::EvalFd, Take::Last))
+            Column::parse_key("step_ms:mean"),
+            Some((Column::total(Metric::StepMs), Take::Mean))
         );
         assert_eq!(
-            Metric::parse_key("step_ms:mean"),
-            Some((Metric::StepMs, Take::Mean))
+            Column::parse_key("d_dead_units_persistent"),
+            total(Metric::DDeadUnitsPersistent)
         );
+        let h1 = Column {
+            metric: Metric::DDeadProbe,
+            layer: Some(0),
+        };
         assert_eq!(
-            Metric::parse_key("d_dead_units_persistent"),
-            Some((Metric::DDeadUnitsPersistent, Take::Last))
+            Column::parse_key("d_dead_probe_h1:last"),
+            Some((h1, Take::Last))
         );
-        assert_eq!(Metric::parse_key("eval_fd:max"), None);
-        assert_eq!(Metric::parse_key("nonsense"), None);
+        assert_eq!(h1.key(Take::Mean), "d_dead_probe_h1:mean");
+        assert_eq!(
+            Column::total(Metric::EvalFd).key(Take::Last),
+            Metric::EvalFd.key(Take::Last)
+        );
+        // Only metrics measured per layer have layer columns.
+        assert!(Metric::DDeadProbe.per_layer() && !Metric::EvalFd.per_layer());
+        assert_eq!(Column::parse_key("eval_fd:max"), None);
+        assert_eq!(Column::parse_key("nonsense"), None);
+        assert_eq!(Column::parse_key("d_dead_probe_h0"), None);
+        assert_eq!(Column::parse_key("eval_fd_h1"), None);
     }
 
     #[test]

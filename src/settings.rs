@@ -216,6 +216,22 @@ impl TrainSettings {
         }
     }
 
+    /// The command-line flags that set `keys` to these settings' values (a switch only when
+    /// on; unset optional values are left out): what reruns them in another process.
+    pub fn flags(&self, keys: impl IntoIterator<Item = Key>) -> Vec<String> {
+        let map = self.to_map();
+        let mut out = Vec::new();
+        for k in keys {
+            match map.get(k.name()) {
+                Some(serde_json::Value::Bool(true)) => out.push(k.flag()),
+                Some(serde_json::Value::String(v)) => out.extend([k.flag(), v.clone()]),
+                Some(serde_json::Value::Number(v)) => out.extend([k.flag(), v.to_string()]),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The settings as a map from `Key` name to value (what config.json's "args" holds).
     pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
         match serde_json::to_value(self) {

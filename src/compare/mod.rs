@@ -2,7 +2,7 @@
 //! per seed, resumable by rerunning, then the report.
 
 pub mod scenario;
-mod workers;
+pub mod workers;
 
 use std::fs;
 use std::io::Write;
@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::metric::{Metric, Take};
+use crate::metric::{Column, Take};
 use crate::model::Act;
 use crate::report::verdict::Spec;
 use crate::run::lock::Holder;
@@ -37,11 +37,14 @@ pub struct Options {
     /// The training settings given explicitly (the scenario leaves them as given).
     pub given: Given,
     /// The primary metric (None: the scenario's) and the equivalence margin.
-    pub primary: Option<(Metric, Take)>,
+    pub primary: Option<(Column, Take)>,
     /// Equivalence margin, a fraction of relu's value.
     pub margin: f64,
     /// How the plan is gone through.
     pub mode: Mode,
+    /// A command line (program first, without --jobs, --plan or --task-index) that rebuilds
+    /// this comparison's plan: worker processes and --plan's lines run it with --task-index I.
+    pub command: Vec<String>,
 }
 
 impl Options {
@@ -439,11 +442,10 @@ fn train_run(
 }
 
 /// The plan as JSON lines: index, run name, and the command that trains that run alone.
-fn print_plan(runs: &[Planned]) -> Result<()> {
-    let command = workers::task_command(&[]);
+fn print_plan(runs: &[Planned], command: &[String]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for (i, r) in runs.iter().enumerate() {
-        let mut cmd = command.clone();
+        let mut cmd = command.to_vec();
         cmd.extend(["--task-index".to_string(), i.to_string()]);
         let line = json!({"index": i, "run": r.name, "command": cmd});
         writeln!(out, "{line}").context("writing the plan")?;
@@ -466,7 +468,7 @@ pub fn run(args: &Options) -> Result<u8> {
         r.args.validate()?;
     }
     if args.mode == Mode::Plan {
-        print_plan(&runs)?;
+        print_plan(&runs, &args.command)?;
         return Ok(0);
     }
     if let Mode::Task(i) = args.mode
@@ -507,7 +509,7 @@ pub fn run(args: &Options) -> Result<u8> {
             bar.finish_and_clear();
             end
         }
-        Mode::Jobs(n) => workers::run(&dir, &runs, n, args.given.has(Key::Threads))?,
+        Mode::Jobs(n) => workers::run(&dir, &runs, n, args.given.has(Key::Threads), &args.command)?,
         Mode::Sequential | Mode::Plan => {
             let stop = crate::train::interrupt::StopFlag::install()?;
             let total: u64 = runs.iter().map(|r| r.args.steps).sum();

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metric::{Metric, Take};
+use crate::metric::{Column, Metric, Take};
 use crate::model::Arch;
 use crate::settings::{Given, Key, TrainSettings};
 
@@ -14,6 +14,9 @@ pub enum Scenario {
     Baseline,
     /// DCGAN without batch norm in D.
     NoBatchNorm,
+    /// DCGAN without batch norm in D, judged on its first layer, which sees the raw pixels
+    /// (mostly the constant −1 background).
+    Uncentred,
     /// DCGAN at lr 1e-3 (5× the default).
     HighLr,
     /// A 2 × 2 design: D's learning rate 2e-4 and 2e-3 (G's 2e-4) × relu/leaky.
@@ -28,9 +31,10 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Baseline,
         Scenario::NoBatchNorm,
+        Scenario::Uncentred,
         Scenario::HighLr,
         Scenario::HighLrD,
         Scenario::DeepMlp,
@@ -43,6 +47,7 @@ impl Scenario {
         match self {
             Scenario::Baseline => "baseline",
             Scenario::NoBatchNorm => "no-batch-norm",
+            Scenario::Uncentred => "uncentred",
             Scenario::HighLr => "high-lr",
             Scenario::HighLrD => "high-lr-d",
             Scenario::DeepMlp => "deep-mlp",
@@ -52,17 +57,26 @@ impl Scenario {
     }
 
     /// The metric the scenario's verdict is judged on, named before it runs.
-    pub fn primary(self) -> (Metric, Take) {
+    pub fn primary(self) -> (Column, Take) {
+        let total = |m| (Column::total(m), Take::Last);
         match self {
             Scenario::Baseline | Scenario::NoBatchNorm | Scenario::HighLr | Scenario::DeepMlp => {
-                (Metric::EvalFd, Take::Last)
+                total(Metric::EvalFd)
             }
             // The mechanism itself: do ReLU units die more at the high rate than LeakyReLU's?
-            Scenario::HighLrD => (Metric::DDeadProbe, Take::Last),
+            Scenario::HighLrD => total(Metric::DDeadProbe),
             // Where deep-mlp showed ReLU units dying: does the dead share fall as α grows?
-            Scenario::AlphaSweep => (Metric::DDeadProbe, Take::Last),
+            Scenario::AlphaSweep => total(Metric::DDeadProbe),
             // Whether the run survives: the share of runs whose D collapsed.
-            Scenario::DeepNarrow => (Metric::DCollapsed, Take::Last),
+            Scenario::DeepNarrow => total(Metric::DCollapsed),
+            // The layer that sees the uncentred input: its units dead on every probe image.
+            Scenario::Uncentred => (
+                Column {
+                    metric: Metric::DDeadProbe,
+                    layer: Some(0),
+                },
+                Take::Last,
+            ),
         }
     }
 
@@ -72,6 +86,9 @@ impl Scenario {
             Scenario::Baseline => "DCGAN as published (batch norm in D, lr 2e-4): the common case",
             Scenario::NoBatchNorm => {
                 "DCGAN without batch norm in D: nothing re-centres the pre-activations, so ReLU units can die and stay dead"
+            }
+            Scenario::Uncentred => {
+                "DCGAN without batch norm in D, judged on D's first layer, which sees the raw pixels (mostly the constant -1 background); primary: its units dead on the probe set"
             }
             Scenario::HighLr => {
                 "DCGAN at lr 1e-3 (5x the default): large updates push units into the dead zone"
@@ -146,6 +163,11 @@ pub fn purpose(s: Scenario, t: &TrainSettings) -> String {
         Scenario::NoBatchNorm => {
             "nothing re-centres the pre-activations, so ReLU units can die and stay dead."
         }
+        Scenario::Uncentred => {
+            "D's first layer sees the raw pixels, mostly the constant −1 background, so its \
+             units' inputs hardly vary: do its ReLU units die on the real and generated images \
+             where its LeakyReLU units do not?"
+        }
         Scenario::HighLr => "large updates can push ReLU units into the dead zone.",
         Scenario::HighLrD => {
             "does a 10x larger D step kill more ReLU units than LeakyReLU units (the interaction), \
@@ -180,7 +202,7 @@ pub fn apply(s: Scenario, t: &mut TrainSettings, given: &Given) {
     }
     match s {
         Scenario::Baseline => {}
-        Scenario::NoBatchNorm => {
+        Scenario::NoBatchNorm | Scenario::Uncentred => {
             if !bn && t.arch == Arch::Dcgan {
                 t.no_disc_batch_norm = true;
             }
@@ -320,8 +342,18 @@ mod tests {
         assert_eq!(default_seeds(Scenario::DeepNarrow), 10);
         assert_eq!(
             Scenario::DeepNarrow.primary(),
-            (Metric::DCollapsed, Take::Last)
+            (Column::total(Metric::DCollapsed), Take::Last)
         );
         assert!(purpose(Scenario::DeepNarrow, &t).contains("6 hidden layers of 32 units"));
+    }
+
+    #[test]
+    fn uncentred_is_dcgan_without_batch_norm_judged_on_the_first_layer() {
+        let mut t = TrainSettings::default();
+        apply(Scenario::Uncentred, &mut t, &Given::default());
+        assert!(t.no_disc_batch_norm && t.arch == Arch::Dcgan);
+        let (column, take) = Scenario::Uncentred.primary();
+        assert_eq!(column.key(take), "d_dead_probe_h1:last");
+        assert!(purpose(Scenario::Uncentred, &t).contains("no batch norm in D"));
     }
 }

@@ -14,13 +14,17 @@ use crate::run::RunDir;
 use crate::train::PlanBar;
 use crate::train::interrupt::{EXIT_CODE, StopFlag};
 
-/// The command that reran this `gan compare`, without the flags that choose how the plan is
-/// gone through (`--jobs`, `--plan`, `--task-index`), plus `extra`.
-pub fn task_command(extra: &[String]) -> Vec<String> {
-    let exe = std::env::current_exe()
+/// This program, as worker processes start it.
+pub fn program() -> String {
+    std::env::current_exe()
         .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "gan".into());
-    let mut out = vec![exe];
+        .unwrap_or_else(|_| "gan".into())
+}
+
+/// The command that reruns this `gan compare`, without the flags that choose how the plan is
+/// gone through (`--jobs`, `--plan`, `--task-index`).
+pub fn this_command() -> Vec<String> {
+    let mut out = vec![program()];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -32,7 +36,6 @@ pub fn task_command(extra: &[String]) -> Vec<String> {
             _ => out.push(a),
         }
     }
-    out.extend(extra.iter().cloned());
     out
 }
 
@@ -45,11 +48,13 @@ struct Worker {
 
 /// Trains the runs of `runs` in `jobs` worker processes at once; `threads_given` keeps the
 /// user's --threads, else the cores are split evenly between the workers.
+/// Each worker runs `command` (which rebuilds the same plan) with `--task-index I`.
 pub(super) fn run(
     dir: &Path,
     runs: &[Planned],
     jobs: usize,
     threads_given: bool,
+    command: &[String],
 ) -> Result<RunEnd> {
     let stop = StopFlag::install()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -57,7 +62,7 @@ pub(super) fn run(
     if !threads_given {
         extra.extend(["--threads".to_string(), (cores / jobs).max(1).to_string()]);
     }
-    let base = task_command(&extra);
+    let base: Vec<String> = command.iter().chain(&extra).cloned().collect();
     let logs = dir.join("logs");
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     eprintln!(

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::metric::{Cell, Metric, Take};
+use crate::metric::{Cell, Column, Metric, Take};
 use crate::model::Act;
 use crate::run::Status;
 use crate::settings::Key;
@@ -79,9 +79,9 @@ pub struct GroupStats {
     pub runs: usize,
     /// Runs that diverged.
     pub diverged: usize,
-    /// By `Metric::key`, over the runs that did not diverge.
+    /// By `Column::key`, over the runs that did not diverge.
     pub metrics: BTreeMap<String, MeanStd>,
-    /// By `Metric::key`, each run's value with its seed (runs that did not diverge), for paired
+    /// By `Column::key`, each run's value with its seed (runs that did not diverge), for paired
     /// comparisons across groups.
     pub values: BTreeMap<String, Vec<(u64, f64)>>,
 }
@@ -151,33 +151,29 @@ impl Group {
             .iter()
             .filter(|r| r.summary.status != Status::Diverged)
             .collect();
-        let mut metrics = BTreeMap::new();
-        for m in table() {
-            let values: Vec<f64> = ok.iter().filter_map(|r| m.of(r)).collect();
-            if let Some(s) = MeanStd::of(&values) {
-                metrics.insert(m.key(), s);
-            }
-        }
-        let mut values = BTreeMap::new();
-        for metric in Metric::ALL {
-            for take in [Take::Mean, Take::Last] {
-                let m = TableMetric {
-                    metric,
-                    cell: Cell {
-                        take,
-                        heading: "",
-                        digits: 0,
-                    },
+        // Every column's final and mean value per seed (per-layer columns too: a comparison
+        // may be judged on one layer).
+        let mut values: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+        for r in &ok {
+            for (name, stat) in &r.summary.metrics {
+                let Some(column) = Column::parse(name) else {
+                    continue;
                 };
-                let v: Vec<(u64, f64)> = ok
-                    .iter()
-                    .filter_map(|r| Some((r.args.seed, m.of(r)?)))
-                    .collect();
-                if !v.is_empty() {
-                    values.insert(m.key(), v);
+                for (take, v) in [(Take::Mean, stat.mean), (Take::Last, stat.last)] {
+                    values
+                        .entry(column.key(take))
+                        .or_default()
+                        .push((r.args.seed, v));
                 }
             }
         }
+        let metrics = values
+            .iter()
+            .filter_map(|(k, v)| {
+                let v: Vec<f64> = v.iter().map(|x| x.1).collect();
+                Some((k.clone(), MeanStd::of(&v)?))
+            })
+            .collect();
         GroupStats {
             label: self.label.clone(),
             setting: self.setting.clone(),

@@ -88,7 +88,7 @@ pub fn build(
         blocks.push(Block::Para(v.conclusion.clone(), true));
         // Every seed of the primary metric, relu and leaky joined per seed.
         if let Some(p) = v.rows.iter().find(|r| r.primary && !r.pairs.is_empty()) {
-            let file = format!("plots/paired-{k}-{}.svg", p.metric.name());
+            let file = format!("plots/paired-{k}-{}.svg", p.column.name());
             let title = format!("{} per seed (lines join a seed's runs)", p.heading);
             if plot::paired_lines(&out.join(&file), &title, &v.arms, &p.pairs)? {
                 blocks.push(Block::Images(vec![(file, title)]));
@@ -110,10 +110,11 @@ pub fn build(
                 v.rows
                     .iter()
                     .map(|r| {
-                        let role = match (r.primary, r.metric.differs_by_definition()) {
+                        let m = r.column.metric;
+                        let role = match (r.primary, m.differs_by_definition()) {
                             (true, _) => "primary",
                             (false, true) => "mechanism (by definition)",
-                            (false, false) if r.metric == crate::metric::Metric::StepMs => "cost",
+                            (false, false) if m == crate::metric::Metric::StepMs => "cost",
                             (false, false) => "secondary (Holm)",
                         };
                         let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
@@ -346,7 +347,7 @@ pub fn build(
                 "outcome": format!("{outcome:?}").to_lowercase(),
             })),
             "comparisons": v.rows.iter().map(|r| json!({
-                "metric": r.metric.key(r.take),
+                "metric": r.column.key(r.take),
                 "primary": r.primary,
                 "paired": r.c.paired,
                 "n": r.c.n,

@@ -7,7 +7,7 @@
 //! against a margin; otherwise the verdict is inconclusive and says how many seeds it would
 //! take. Secondary metrics are Holm-corrected and never decide the verdict.
 
-use crate::metric::{Metric, Take};
+use crate::metric::{Column, Metric, Take, layer_name};
 use crate::model::Act;
 
 use std::collections::BTreeMap;
@@ -19,8 +19,9 @@ use super::stats::MeanStd;
 /// What a comparison is judged on, fixed before the runs are looked at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spec {
-    /// The primary metric and its reduction (default: the final FD).
-    pub primary: (Metric, Take),
+    /// The primary metric (all layers, or one layer's column) and its reduction (default: the
+    /// final FD).
+    pub primary: (Column, Take),
     /// Equivalence margin, as a fraction of relu's mean of each metric (default 0.1: ±10%).
     pub margin: f64,
 }
@@ -28,7 +29,7 @@ pub struct Spec {
 impl Default for Spec {
     fn default() -> Self {
         Spec {
-            primary: (Metric::EvalFd, Take::Last),
+            primary: (Column::total(Metric::EvalFd), Take::Last),
             margin: 0.1,
         }
     }
@@ -43,8 +44,8 @@ const STATS_SEED: u64 = 0x5354_4154;
 /// One metric compared between the arms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// The metric.
-    pub metric: Metric,
+    /// The metric (all layers, or one layer's column).
+    pub column: Column,
     /// Its reduction.
     pub take: Take,
     /// Table heading.
@@ -137,8 +138,8 @@ const TREND_SEED: u64 = 0x5452_454e;
 /// three slopes (ReLU counts as α = 0): Page's test in its Spearman form over the seeds that
 /// have every slope (`trend.rs`).
 pub fn trends(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
-    let (metric, take) = spec.primary;
-    let key = metric.key(take);
+    let (column, take) = spec.primary;
+    let key = column.key(take);
     let mut settings: Vec<&str> = Vec::new();
     for g in groups {
         if !settings.contains(&g.setting.as_str()) {
@@ -172,7 +173,7 @@ pub fn trends(groups: &[GroupStats], spec: &Spec) -> Vec<Verdict> {
             .map(|g| format!("{}", g.slope))
             .collect::<Vec<_>>()
             .join(", ");
-        let heading = heading_of(metric, take);
+        let heading = heading_of(column, take);
         let findings = levels
             .iter()
             .map(|g| {
@@ -344,10 +345,10 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
 
 /// The row's role in words.
 fn role(r: &Row) -> &'static str {
-    match (r.primary, r.metric.differs_by_definition()) {
+    match (r.primary, r.column.metric.differs_by_definition()) {
         (true, _) => "Primary",
         (false, true) => "Mechanism (differs by definition)",
-        (false, false) if r.metric == Metric::StepMs => "Cost",
+        (false, false) if r.column.metric == Metric::StepMs => "Cost",
         (false, false) => "Secondary",
     }
 }
@@ -362,15 +363,15 @@ fn by_seed(a: &[(u64, f64)], b: &[(u64, f64)]) -> Vec<Pair> {
         .collect()
 }
 
-/// The comparison of `metric`/`take` between the groups, paired on their common seeds when
+/// The comparison of `column`/`take` between the groups, paired on their common seeds when
 /// they share at least two, else unpaired; None when a side lacks it.
 fn comparison(
     relu: &GroupStats,
     leaky: &GroupStats,
-    metric: Metric,
+    column: Column,
     take: Take,
 ) -> Option<(Comparison, Vec<Pair>)> {
-    let key = metric.key(take);
+    let key = column.key(take);
     let (r, l) = (relu.values.get(&key)?, leaky.values.get(&key)?);
     let pairs = by_seed(r, l);
     if pairs.len() >= 2 {
@@ -384,15 +385,14 @@ fn comparison(
 }
 
 /// The primary metric actually used: the spec's, or for unlabelled data (no FD) the pixel MMD.
-fn primary_of(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> (Metric, Take) {
+fn primary_of(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> (Column, Take) {
     let has = |m: Metric, t: Take| {
         let k = m.key(t);
         relu.values.contains_key(&k) && leaky.values.contains_key(&k)
     };
+    let (fd, mmd) = (Metric::EvalFd, Metric::EvalMmdPixel);
     match spec.primary {
-        (Metric::EvalFd, t) if !has(Metric::EvalFd, t) && has(Metric::EvalMmdPixel, t) => {
-            (Metric::EvalMmdPixel, t)
-        }
+        (c, t) if c == Column::total(fd) && !has(fd, t) && has(mmd, t) => (Column::total(mmd), t),
         p => p,
     }
 }
@@ -412,29 +412,26 @@ fn rows_scaled(
     scale: Option<&GroupStats>,
 ) -> Vec<Row> {
     let (pm, pt) = primary_of(relu, leaky, spec);
-    let mut candidates: Vec<(Metric, Take, String)> = vec![(pm, pt, heading_of(pm, pt))];
+    let mut candidates: Vec<(Column, Take, String)> = vec![(pm, pt, heading_of(pm, pt))];
     for t in table() {
-        let (m, k) = (t.metric, t.cell.take);
-        if (m, k) != (pm, pt) && m != Metric::StepMs {
-            candidates.push((m, k, t.cell.heading.to_string()));
+        let (c, k) = (Column::total(t.metric), t.cell.take);
+        if (c, k) != (pm, pt) && t.metric != Metric::StepMs {
+            candidates.push((c, k, t.cell.heading.to_string()));
         }
     }
-    if (pm, pt) != (Metric::StepMs, Take::Mean) {
-        candidates.push((
-            Metric::StepMs,
-            Take::Mean,
-            heading_of(Metric::StepMs, Take::Mean),
-        ));
+    let cost = (Column::total(Metric::StepMs), Take::Mean);
+    if (pm, pt) != cost {
+        candidates.push((cost.0, cost.1, heading_of(cost.0, cost.1)));
     }
     let mut rows: Vec<Row> = candidates
         .into_iter()
         .enumerate()
-        .filter_map(|(i, (metric, take, heading))| {
-            let (c, pairs) = comparison(relu, leaky, metric, take)?;
+        .filter_map(|(i, (column, take, heading))| {
+            let (c, pairs) = comparison(relu, leaky, column, take)?;
             let base = match scale {
                 Some(g) => g
                     .metrics
-                    .get(&metric.key(take))
+                    .get(&column.key(take))
                     .map_or(0.0, |s| s.mean.abs()),
                 None => match c.mean_a.abs() > 0.0 {
                     true => c.mean_a.abs(),
@@ -443,7 +440,7 @@ fn rows_scaled(
             };
             let margin = (spec.margin * base).max(f64::MIN_POSITIVE);
             Some(Row {
-                metric,
+                column,
                 take,
                 heading,
                 primary: i == 0,
@@ -460,8 +457,8 @@ fn rows_scaled(
     // Holm over the secondary metrics: not the primary, not the cost, and not the mechanism
     // rows (they differ by definition; testing them would only spend the family's error rate).
     let family: Vec<usize> = (0..rows.len())
-        .filter(|&i| !rows[i].primary && rows[i].metric != Metric::StepMs)
-        .filter(|&i| !rows[i].metric.differs_by_definition())
+        .filter(|&i| !rows[i].primary && rows[i].column.metric != Metric::StepMs)
+        .filter(|&i| !rows[i].column.metric.differs_by_definition())
         .filter(|&i| rows[i].c.p.is_some())
         .collect();
     let adjusted = holm(
@@ -477,7 +474,7 @@ fn rows_scaled(
     // rates, as named before the runs.
     if scale.is_none()
         && let Some(r) = rows.iter_mut().find(|r| r.primary)
-        && let Some((p, _)) = rates(relu, leaky, r.metric, r.take)
+        && let Some((p, _)) = rates(relu, leaky, r.column, r.take)
     {
         r.p_judged = Some(p);
     }
@@ -495,13 +492,13 @@ fn rows_scaled(
 fn rates(
     relu: &GroupStats,
     leaky: &GroupStats,
-    metric: Metric,
+    column: Column,
     take: Take,
 ) -> Option<(f64, [(u64, u64); 2])> {
-    if !metric.yes_no() || take != Take::Last {
+    if !column.metric.yes_no() || take != Take::Last {
         return None;
     }
-    let key = metric.key(take);
+    let key = column.key(take);
     let count = |g: &GroupStats| -> Option<(u64, u64)> {
         let v = g.values.get(&key)?;
         Some((
@@ -513,13 +510,18 @@ fn rates(
     Some((fisher_exact(r.0, r.1, l.0, l.1)?, [r, l]))
 }
 
-/// A table heading for a metric not in the table (or the table's own).
-fn heading_of(metric: Metric, take: Take) -> String {
-    table()
+/// A table heading for a metric not in the table (or the table's own); one layer's column
+/// adds the layer: `dead on probe set (final), layer h1`.
+fn heading_of(column: Column, take: Take) -> String {
+    let total = table()
         .into_iter()
-        .find(|t| t.metric == metric && t.cell.take == take)
+        .find(|t| t.metric == column.metric && t.cell.take == take)
         .map(|t| t.cell.heading.to_string())
-        .unwrap_or_else(|| metric.key(take))
+        .unwrap_or_else(|| column.metric.key(take));
+    match column.layer {
+        None => total,
+        Some(l) => format!("{total}, layer {}", layer_name(l)),
+    }
 }
 
 /// A number with three significant decimals at most.
@@ -551,8 +553,9 @@ impl Row {
         if let Some(p) = c.p {
             s += &format!(", {}", show_p(p));
         }
-        let holm =
-            !self.primary && self.metric != Metric::StepMs && !self.metric.differs_by_definition();
+        let holm = !self.primary
+            && self.column.metric != Metric::StepMs
+            && !self.column.metric.differs_by_definition();
         if let Some(p) = self.p_judged.filter(|_| holm) {
             s += &format!(" (Holm {})", show_p(p));
         }
@@ -616,7 +619,7 @@ pub fn compare(relu: &GroupStats, leaky: &GroupStats, spec: &Spec) -> Verdict {
     if let Some((p, [(ry, rn), (ly, ln)])) = rows
         .iter()
         .find(|r| r.primary)
-        .and_then(|r| rates(relu, leaky, r.metric, r.take))
+        .and_then(|r| rates(relu, leaky, r.column, r.take))
     {
         findings.push(format!(
             "Collapsed runs: {ry} of {rn} relu vs {ly} of {ln} {name}; Fisher's exact test {} \
@@ -674,13 +677,13 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
         ),
     };
     let Some(p) = rows.iter().find(|r| r.primary) else {
-        let (m, t) = spec.primary;
+        let (c, t) = spec.primary;
         return format!(
             "The primary metric ({}) was not measured in these runs{}, so nothing is concluded: \
              the other rows show what each activation does to the gradients, not which trains \
              the better generator.",
-            m.key(t),
-            match m.name().starts_with("eval_") {
+            c.key(t),
+            match c.metric.name().starts_with("eval_") {
                 true => " (train with --eval-every)",
                 false => "",
             }
@@ -698,7 +701,7 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
     let mut s = match p.outcome {
         Outcome::Different => {
             let leaky_lower = p.c.diff < 0.0;
-            match p.metric.lower_is_better() {
+            match p.column.metric.lower_is_better() {
                 Some(lower) => {
                     let better = match leaky_lower == lower {
                         true => name.as_str(),
@@ -749,7 +752,7 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
             )
         }
     };
-    if let Some((fisher, [(ry, rn), (ly, ln)])) = rates(relu, leaky, p.metric, p.take) {
+    if let Some((fisher, [(ry, rn), (ly, ln)])) = rates(relu, leaky, p.column, p.take) {
         s += &format!(
             " Runs that collapsed: {ry} of {rn} relu, {ly} of {ln} {name} (Fisher's exact test {}).",
             show_p(fisher)
@@ -757,7 +760,7 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
     }
     if let Some(cost) = rows
         .iter()
-        .find(|r| r.metric == Metric::StepMs && !r.primary)
+        .find(|r| r.column.metric == Metric::StepMs && !r.primary)
         .filter(|r| r.outcome == Outcome::Different)
     {
         let (cheap, dear, ratio) = match cost.c.mean_a <= cost.c.mean_b {
@@ -1007,7 +1010,7 @@ mod tests {
             }
         }
         let v = compare(&relu, &leaky, &spec());
-        assert_eq!(v.rows[0].metric, Metric::EvalMmdPixel);
+        assert_eq!(v.rows[0].column, Column::total(Metric::EvalMmdPixel));
         assert!(!v.rows[0].c.paired);
         assert!(v.conclusion.contains("unpaired"), "{}", v.conclusion);
     }
@@ -1035,7 +1038,11 @@ mod tests {
             ],
         );
         let v = compare(&relu, &leaky, &spec());
-        let loss_d = v.rows.iter().find(|r| r.metric == Metric::LossD).unwrap();
+        let loss_d = v
+            .rows
+            .iter()
+            .find(|r| r.column.metric == Metric::LossD)
+            .unwrap();
         // Raw p = 2/64 for both; Holm over the two: 2 × 2/64.
         assert!((loss_d.c.p.unwrap() - 2.0 / 64.0).abs() < 1e-12);
         assert!((loss_d.p_judged.unwrap() - 4.0 / 64.0).abs() < 1e-12);
@@ -1057,7 +1064,7 @@ mod tests {
             at(Act::Leaky, "lr-d=0.002", &[0.2, 0.2, 0.2, 0.2, 0.2]),
         ];
         let spec = Spec {
-            primary: (Metric::DDeadProbe, Take::Last),
+            primary: (Column::total(Metric::DDeadProbe), Take::Last),
             margin: 0.1,
         };
         let all = verdicts(&groups, &spec);
@@ -1090,6 +1097,47 @@ mod tests {
     }
 
     #[test]
+    fn a_primary_on_one_layer_is_judged_on_that_layer_only() {
+        // Layer 1 differs in every seed; all layers together do not.
+        let relu = group(
+            Act::Relu,
+            0,
+            &[
+                (
+                    "d_dead_probe_h1:last",
+                    &[0.30, 0.35, 0.40, 0.32, 0.38, 0.36],
+                ),
+                ("d_dead_probe:last", &[0.1, 0.2, 0.1, 0.2, 0.1, 0.2]),
+            ],
+        );
+        let leaky = group(
+            Act::Leaky,
+            0,
+            &[
+                ("d_dead_probe_h1:last", &[0.0, 0.01, 0.0, 0.02, 0.0, 0.01]),
+                ("d_dead_probe:last", &[0.1, 0.2, 0.1, 0.2, 0.1, 0.2]),
+            ],
+        );
+        let spec = Spec {
+            primary: Column::parse_key("d_dead_probe_h1:last").unwrap(),
+            margin: 0.1,
+        };
+        let v = compare(&relu, &leaky, &spec);
+        let p = &v.rows[0];
+        assert!(p.primary && p.column.layer == Some(0), "{p:?}");
+        assert_eq!(p.heading, "dead on probe set (final), layer h1");
+        assert_eq!(p.outcome, Outcome::Different);
+        assert!(v.conclusion.contains("layer h1"), "{}", v.conclusion);
+        // The all-layers row is a secondary row of its own, identical in every seed.
+        let all = v
+            .rows
+            .iter()
+            .find(|r| r.column == Column::total(Metric::DDeadProbe))
+            .unwrap();
+        assert!(!all.primary && all.identical());
+    }
+
+    #[test]
     fn three_slopes_or_more_get_a_trend_test_of_the_primary() {
         let at = |act, slope: f64, v: &[f64]| GroupStats {
             slope,
@@ -1097,7 +1145,7 @@ mod tests {
             ..group(act, 0, &[("d_dead_probe:last", v)])
         };
         let spec = Spec {
-            primary: (Metric::DDeadProbe, Take::Last),
+            primary: (Column::total(Metric::DDeadProbe), Take::Last),
             margin: 0.1,
         };
         // Falling with α in each of three seeds (relu first, as α = 0).
@@ -1127,7 +1175,7 @@ mod tests {
     #[test]
     fn collapse_is_judged_by_fishers_exact_test_of_the_two_rates() {
         let spec = Spec {
-            primary: (Metric::DCollapsed, Take::Last),
+            primary: (Column::total(Metric::DCollapsed), Take::Last),
             margin: 0.1,
         };
         // 8 of 10 relu runs collapsed, 1 of 10 leaky: Fisher's two-sided p = 0.0055.
@@ -1155,7 +1203,7 @@ mod tests {
     #[test]
     fn arms_equal_in_every_seed_are_called_the_same_not_equivalent_within_zero() {
         let spec = Spec {
-            primary: (Metric::DDeadProbe, Take::Last),
+            primary: (Column::total(Metric::DDeadProbe), Take::Last),
             margin: 0.1,
         };
         let zeros = [0.0; 6];

@@ -281,6 +281,42 @@ fn report_merges_runs_made_by_hand_and_refuses_unfinished_ones() {
         "{conclusion}"
     );
 
+    // One layer's column as the primary: judged on that layer's values from the summaries.
+    let by_layer = tmp.path().join("r-h1");
+    assert_ok(&gan(&[
+        "report",
+        dirs[0].to_str().unwrap(),
+        dirs[1].to_str().unwrap(),
+        "--out",
+        by_layer.to_str().unwrap(),
+        "--primary",
+        "d_dead_probe_h1:last",
+    ]));
+    let r = json(&by_layer.join("report.json"));
+    assert_eq!(r["primary"], "d_dead_probe_h1:last");
+    let row = &r["verdicts"][0]["comparisons"][0];
+    assert_eq!(row["metric"], "d_dead_probe_h1:last");
+    for (dir, arm) in dirs.iter().zip(["relu", "leaky"]) {
+        let summary = json(&dir.join("summary.json"));
+        assert_eq!(
+            row[arm], summary["metrics"]["d_dead_probe_h1"]["last"],
+            "{arm}"
+        );
+    }
+    // A layer column of a metric without layers is refused as the flag's value (clap: exit 2).
+    let o = gan(&[
+        "report",
+        dirs[0].to_str().unwrap(),
+        "--primary",
+        "eval_fd_h1",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("'eval_fd_h1' is not a metric") && !e.contains("panicked"),
+        "{e}"
+    );
+
     let e = assert_clean_error(&gan(&["report", "/nonexistent/run"]), "missing run");
     assert!(e.contains("no such run directory"), "{e}");
     fs::remove_file(dirs[0].join("summary.json")).unwrap();
@@ -597,21 +633,27 @@ fn findings_runs_each_scenario_replicates_what_is_clear_and_writes_one_page() {
         "0",
     ];
     // ReLU's gradient zeros differ from LeakyReLU's by definition: clear on 6 paired seeds
-    // (exact p = 2/64), so the replication must run, on seeds 1042..1047.
+    // (exact p = 2/64), so the replication must run, on seeds 1007..1012. Two worker
+    // processes train each comparison (each one a `gan compare --task-index` of it).
     let mut args = vec![
         "findings",
         "--scenarios",
         "baseline",
         "--seeds",
         "6",
+        "--seed",
+        "7",
+        "--jobs",
+        "2",
         "--primary",
         "d_grad_zero:mean",
     ];
     args.extend(flags);
     assert_ok(&gan(&args));
-    assert!(out.join("baseline/runs/relu-s47/summary.json").is_file());
+    assert!(out.join("baseline/runs/relu-s12/summary.json").is_file());
+    assert!(out.join("baseline/logs/relu-s12.log").is_file());
     assert!(
-        out.join("baseline-replication/runs/leaky0.2-s1047/summary.json")
+        out.join("baseline-replication/runs/leaky0.2-s1012/summary.json")
             .is_file()
     );
     let f = json(&out.join("findings.json"));
@@ -640,6 +682,8 @@ fn findings_runs_each_scenario_replicates_what_is_clear_and_writes_one_page() {
         "baseline,deep-narrow",
         "--seeds",
         "6",
+        "--seed",
+        "7",
     ];
     args.extend(flags);
     let o = gan(&args);
