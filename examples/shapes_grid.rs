@@ -1,21 +1,19 @@
-//! Writes a grid of the built-in shapes dataset: `cargo run --release --example shapes_grid -- [FILE]`.
-//! The README's figure `assets/shapes.png` comes from here.
+//! Writes a grid of each built-in shape dataset:
+//! `cargo run --release --example shapes_grid -- [DIR]` writes `DIR/silhouettes.png` (the
+//! default data) and `DIR/shapes.png` (the outlines). The README's figures come from here.
 
-use gan::data::shapes;
+use std::path::PathBuf;
+
+use gan::data::shapes::{self, Style};
 use gan::run::grid::save_grid;
 
 fn main() -> anyhow::Result<()> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "assets/shapes.png".into());
-    let data = shapes::generate(64, 28, 42);
-    save_grid(
-        &data.images,
-        data.len,
-        data.channels,
-        data.size,
-        path.as_ref(),
-    )?;
-    println!("wrote {path}");
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "assets".into()));
+    for (name, style) in [("silhouettes", Style::Filled), ("shapes", Style::Outline)] {
+        let data = shapes::generate(64, 28, 42, style);
+        let path = dir.join(format!("{name}.png"));
+        save_grid(&data.images, data.len, data.channels, data.size, &path)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }

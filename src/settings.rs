@@ -103,7 +103,7 @@ impl Default for TrainSettings {
             disc_depth: 2,
             disc_width: None,
             no_disc_batch_norm: false,
-            dataset: DatasetKind::Shapes,
+            dataset: DatasetKind::Silhouettes,
             data: None,
             image_size: 28,
             channels: None,

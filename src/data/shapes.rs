@@ -1,9 +1,11 @@
-//! The built-in `shapes` dataset: anti-aliased grayscale outlines drawn procedurally.
+//! The built-in shape datasets: four classes (circle, square, triangle, cross) drawn
+//! procedurally, anti-aliased, grayscale.
 //!
-//! Every image is a stroked outline of one class (circle, square, triangle, cross) at a random
-//! position, size, rotation and stroke width. The pixel value is the analytic coverage of the
-//! stroke (distance to the outline against half the stroke width, with a one-pixel ramp), so the
-//! edges are anti-aliased without supersampling. Everything comes from the seed: no files.
+//! Every image is one shape at a random position, size and rotation, drawn in one of two styles:
+//! `silhouettes` (the default data) fills it; `shapes` strokes its outline at a random width.
+//! The pixel value is the analytic coverage (the signed distance to the edge, with a one-pixel
+//! ramp), so edges are anti-aliased without supersampling. Everything comes from the seed: no
+//! files.
 
 use std::f32::consts::{PI, TAU};
 
@@ -16,15 +18,25 @@ use crate::rng::Stream;
 /// The classes of the shapes dataset, in label order.
 pub const CLASSES: [&str; 4] = ["circle", "square", "triangle", "cross"];
 
-/// Draws `n` shape images of `size`×`size` pixels, labels cycling through every class.
-pub fn generate(n: usize, size: usize, seed: u64) -> Dataset {
+/// How a shape is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// The shape's outline, stroked 1.5–3 px wide (`--dataset shapes`).
+    Outline,
+    /// The whole shape filled; the cross as two bars (`--dataset silhouettes`).
+    Filled,
+}
+
+/// Draws `n` shape images of `size`×`size` pixels in `style`, labels cycling through every
+/// class.
+pub fn generate(n: usize, size: usize, seed: u64, style: Style) -> Dataset {
     // A stream of its own, so the data does not change when other seeded draws do.
     let mut rng = Stream::Shapes.rng(seed);
     let mut images = Vec::with_capacity(n * size * size);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
         let class = i % CLASSES.len();
-        let shape = Shape::random(class, size as f32, &mut rng);
+        let shape = Shape::random(class, size as f32, style, &mut rng);
         shape.render(size, &mut images);
         labels.push(class as u32);
     }
@@ -38,9 +50,10 @@ pub fn generate(n: usize, size: usize, seed: u64) -> Dataset {
     }
 }
 
-/// One drawn shape: class, centre, radius, rotation and stroke width, in pixels.
+/// One drawn shape: class, style, centre, radius, rotation and stroke width, in pixels.
 struct Shape {
     class: usize,
+    style: Style,
     cx: f32,
     cy: f32,
     radius: f32,
@@ -49,8 +62,9 @@ struct Shape {
 }
 
 impl Shape {
-    fn random(class: usize, size: f32, rng: &mut StdRng) -> Self {
+    fn random(class: usize, size: f32, style: Style, rng: &mut StdRng) -> Self {
         let scale = size / 28.0;
+        // Drawn for both styles, so a seed gives the same positions, sizes and angles in each.
         let stroke = rng.random_range(1.5..3.0) * scale;
         let radius = rng.random_range(0.20..0.34) * size;
         // Keep the whole stroke inside the frame.
@@ -60,6 +74,7 @@ impl Shape {
         let angle = rng.random_range(0.0..TAU);
         Shape {
             class,
+            style,
             cx,
             cy,
             radius,
@@ -68,7 +83,7 @@ impl Shape {
         }
     }
 
-    /// Appends the image, values in [-1, 1] (background -1, stroke 1).
+    /// Appends the image, values in [-1, 1] (background -1, shape 1).
     fn render(&self, size: usize, out: &mut Vec<f32>) {
         let (sin, cos) = (-self.angle).sin_cos();
         for y in 0..size {
@@ -78,9 +93,28 @@ impl Shape {
                 let dy = y as f32 + 0.5 - self.cy;
                 let px = dx * cos - dy * sin;
                 let py = dx * sin + dy * cos;
-                let d = self.outline_distance(px, py);
-                let coverage = (self.stroke / 2.0 - d + 0.5).clamp(0.0, 1.0);
+                // How far inside what is drawn, plus the half-pixel ramp.
+                let depth = match self.style {
+                    Style::Outline => self.stroke / 2.0 - self.outline_distance(px, py) + 0.5,
+                    Style::Filled => 0.5 - self.filled_distance(px, py),
+                };
+                let coverage = depth.clamp(0.0, 1.0);
                 out.push(coverage * 2.0 - 1.0);
+            }
+        }
+    }
+
+    /// Signed distance from a point (shape frame) to the filled shape's edge, in pixels,
+    /// negative inside. The cross's bars are 0.6 × the radius wide.
+    fn filled_distance(&self, x: f32, y: f32) -> f32 {
+        let r = self.radius;
+        match self.class {
+            0 => (x * x + y * y).sqrt() - r,
+            1 => box_sdf(x, y, r * 0.7, r * 0.7),
+            2 => triangle_sdf(x, y, r),
+            _ => {
+                let half_bar = r * 0.3;
+                box_sdf(x, y, r, half_bar).min(box_sdf(x, y, half_bar, r))
             }
         }
     }
@@ -148,9 +182,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_images_other_seed_differs() {
-        let a = generate(16, 28, 7);
-        let b = generate(16, 28, 7);
-        let c = generate(16, 28, 8);
+        let a = generate(16, 28, 7, Style::Outline);
+        let b = generate(16, 28, 7, Style::Outline);
+        let c = generate(16, 28, 8, Style::Outline);
         assert_eq!(a.images, b.images);
         assert_eq!(a.labels, b.labels);
         assert_ne!(a.images, c.images);
@@ -158,8 +192,11 @@ mod tests {
 
     #[test]
     fn values_in_range_and_every_class_present() {
-        for size in [28, 32, 64] {
-            let ds = generate(40, size, 1);
+        for (size, style) in [28, 32, 64]
+            .into_iter()
+            .zip([Style::Outline, Style::Filled])
+        {
+            let ds = generate(40, size, 1, style);
             assert_eq!(ds.images.len(), 40 * size * size);
             assert!(ds.images.iter().all(|v| (-1.0..=1.0).contains(v)));
             for class in 0..CLASSES.len() as u32 {
@@ -170,7 +207,7 @@ mod tests {
 
     #[test]
     fn images_have_a_visible_antialiased_stroke() {
-        let ds = generate(8, 28, 3);
+        let ds = generate(8, 28, 3, Style::Outline);
         for img in ds.images.chunks(28 * 28) {
             let on = img.iter().filter(|&&v| v > 0.9).count();
             let partial = img.iter().filter(|&&v| v > -0.9 && v < 0.9).count();
@@ -186,6 +223,7 @@ mod tests {
         let draw = |class| {
             let s = Shape {
                 class,
+                style: Style::Outline,
                 cx: 14.0,
                 cy: 14.0,
                 radius: 9.0,
@@ -201,6 +239,64 @@ mod tests {
             for j in i + 1..4 {
                 assert_ne!(imgs[i], imgs[j]);
             }
+        }
+    }
+
+    #[test]
+    fn silhouettes_fill_what_shapes_outline_at_the_same_places() {
+        let (outline, filled) = (
+            generate(16, 28, 5, Style::Outline),
+            generate(16, 28, 5, Style::Filled),
+        );
+        assert_eq!(outline.labels, filled.labels);
+        // Pixels above `t`: their bounding box (x0, y0, x1, y1).
+        let bbox = |img: &[f32], t: f32| {
+            let on = img.iter().enumerate().filter(|(_, v)| **v > t);
+            on.fold((28, 28, 0, 0), |(x0, y0, x1, y1), (i, _)| {
+                let (x, y) = (i % 28, i / 28);
+                (x0.min(x), y0.min(y), x1.max(x), y1.max(y))
+            })
+        };
+        for (i, (o, f)) in outline
+            .images
+            .chunks(28 * 28)
+            .zip(filled.images.chunks(28 * 28))
+            .enumerate()
+        {
+            // The same shape at the same place: the filled one lies within the outline's
+            // outer edge, and is far from a filled frame.
+            let (outer, inner) = (bbox(o, -1.0), bbox(f, 0.9));
+            assert!(
+                inner.0 >= outer.0
+                    && inner.1 >= outer.1
+                    && inner.2 <= outer.2
+                    && inner.3 <= outer.3,
+                "image {i}: {inner:?} outside {outer:?}"
+            );
+            let on = f.iter().filter(|&&v| v > 0.9).count();
+            assert!(on > 20 && on < 28 * 28 / 2, "image {i}: {on} pixels on");
+        }
+        // A centred shape of each class covers its centre when filled; the circle, square and
+        // triangle outlines leave it empty.
+        let centre = |class, style| {
+            let s = Shape {
+                class,
+                style,
+                cx: 14.0,
+                cy: 14.0,
+                radius: 8.0,
+                angle: 0.4,
+                stroke: 2.0,
+            };
+            let mut v = Vec::new();
+            s.render(28, &mut v);
+            v[14 * 28 + 14]
+        };
+        for class in 0..CLASSES.len() {
+            assert_eq!(centre(class, Style::Filled), 1.0, "class {class}");
+        }
+        for class in 0..3 {
+            assert_eq!(centre(class, Style::Outline), -1.0, "class {class}");
         }
     }
 }

@@ -393,7 +393,7 @@ mod tests {
         let _lock = crate::seed_lock();
         let dev = Device::flex();
         let tmp = tempfile::tempdir().unwrap();
-        let data = shapes::generate(2400, 28, 1);
+        let data = shapes::generate(2400, 28, 1, shapes::Style::Outline);
         let (train_part, rest): (Vec<usize>, Vec<usize>) = (0..2400).partition(|i| i % 3 != 0);
         let eval = evaluator::train(&data.select(&train_part), tmp.path(), 1, &dev).unwrap();
         assert!(

@@ -162,7 +162,7 @@ mod tests {
         let _lock = crate::seed_lock();
         let dev = Device::flex();
         dev.seed(7);
-        let data = crate::data::shapes::generate(300, 28, 3);
+        let data = crate::data::shapes::generate(300, 28, 3, crate::data::shapes::Style::Outline);
         for act in [Act::Relu, Act::Leaky] {
             let net = NetConfig {
                 arch: Arch::Mlp,
@@ -214,7 +214,7 @@ mod tests {
         };
         let g = Generator::new(&net, &dev).unwrap();
         let d = Discriminator::new(&net, &dev.clone().autodiff()).unwrap();
-        let data = crate::data::shapes::generate(300, 28, 3);
+        let data = crate::data::shapes::generate(300, 28, 3, crate::data::shapes::Style::Outline);
         let set = ProbeSet::new(&data, 1, 8, &dev);
         let before = crate::train::checkpoint::param_values(&d.valid()).unwrap();
         let stats = |d: &Discriminator| match d {

@@ -196,7 +196,7 @@ mod tests {
         dev.seed(5);
         let ad = dev.clone().autodiff();
         let mut gan = Gan::new(&net(arch, act), 2e-4, 2e-4, 0.5, &ad).unwrap();
-        let data = shapes::generate(64, 28, 1);
+        let data = shapes::generate(64, 28, 1, shapes::Style::Outline);
         let mut batcher = Batcher::new(64, 32, 1);
         (0..steps)
             .map(|step| {

@@ -57,7 +57,7 @@ fn one_step(backend: BackendKind, net: &NetConfig, run: &std::path::Path) -> Opt
     let ad = opened.device.autodiff();
     let mut gan = Gan::new(net, 2e-4, 2e-4, 0.5, &ad).unwrap();
     checkpoint::load_networks(&run.join("checkpoint"), &mut gan).unwrap();
-    let data = shapes::generate(BATCH, SIZE, 7);
+    let data = shapes::generate(BATCH, SIZE, 7, shapes::Style::Outline);
     let real = Tensor::<4>::from_data(TensorData::new(data.images, [BATCH, 1, SIZE, SIZE]), &ad);
     let mut rng = StdRng::seed_from_u64(9);
     let mut z = || {

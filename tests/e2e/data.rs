@@ -257,6 +257,28 @@ fn out_with_earlier_run(root: &Path) -> PathBuf {
 }
 
 #[test]
+fn both_drawn_datasets_train_and_refuse_a_data_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    for dataset in ["silhouettes", "shapes"] {
+        let out = tmp.path().join(dataset);
+        assert_ok(&train(&out, dataset, None, &["--dataset-size", "16"]));
+        let run = only_run(&out);
+        assert_eq!(config(&run)["args"]["dataset"], dataset);
+        let name = run.file_name().unwrap().to_string_lossy().to_string();
+        assert!(name.starts_with(&format!("{dataset}-dcgan-")), "{name}");
+        assert_eq!(config(&run)["dataset"]["len"], 16);
+    }
+    let out = out_with_earlier_run(tmp.path());
+    refused(
+        &out,
+        "silhouettes",
+        Some(tmp.path()),
+        &[],
+        &["--data is for", "silhouettes are drawn"],
+    );
+}
+
+#[test]
 fn bad_idx_files_are_refused_with_the_file_and_problem() {
     let tmp = tempfile::tempdir().unwrap();
     let out = out_with_earlier_run(tmp.path());

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use gan::model::{Discriminator, Generator, NetConfig};
 use gan::train::checkpoint::param_values;
 
-/// A tiny shapes run `name` under `out`; small defaults unless `extra` sets the flag.
+/// A tiny run on the default data, `name` under `out`; small defaults unless `extra` sets the flag.
 fn tiny(out: &Path, name: &str, extra: &[&str]) -> Output {
     let mut args = vec!["--out", out.to_str().unwrap(), "--name", name, "--quiet"];
     for (flag, value) in [
@@ -156,7 +156,7 @@ fn resume_refuses_changed_model_settings_and_leaves_the_run_alone() {
         (&["--alpha", "0.1"], "--alpha 0.2"),
         (&["--image-size", "32"], "--image-size 28"),
         (&["--arch", "mlp"], "--arch dcgan"),
-        (&["--dataset", "folder"], "--dataset shapes"),
+        (&["--dataset", "folder"], "--dataset silhouettes"),
         (&["--name", "other"], "does not apply"),
         (&[], "already finished its 3 steps"),
     ] {

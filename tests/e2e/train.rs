@@ -5,7 +5,7 @@ use std::process::Output;
 
 use crate::common::{assert_ok, column, gan, metrics};
 
-/// A tiny, fast training: `extra` flags added to a small shapes run named `name` under `out`.
+/// A tiny, fast training: `extra` flags added to a small run on the default data named `name` under `out`.
 fn tiny_run(out: &Path, name: &str, extra: &[&str]) -> Output {
     let mut args = vec!["--out", out.to_str().unwrap(), "--name", name, "--quiet"];
     // Small defaults, unless the caller sets the flag.
