@@ -1,20 +1,66 @@
 #!/usr/bin/env bash
 # gan's training step against the PyTorch peer, side by side in one session on this machine
 # (issue #9: compare ratios measured together, never absolute times from different sessions).
+# For each architecture and thread count: PyTorch's median ms/step (relu, leaky), gan's (burn
+# flex, probes off and on), the ratio gan / PyTorch, and each side's peak resident memory.
 # Needs PyTorch: python3 -m venv ~/torch-venv && ~/torch-venv/bin/pip install torch numpy
-# Usage: scripts/bench-vs-torch.sh [THREADS]      (default 2)
+# Usage: scripts/bench-vs-torch.sh [THREADS...]      (default: 1 2)
+#   ARCHS="dcgan mlp" BATCH=64 STEPS=15 (gan's timed steps; PyTorch's own defaults otherwise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads="${1:-2}"
+threads=("${@:-1 2}")
+read -r -a threads <<<"${threads[*]}"
+archs="${ARCHS:-dcgan mlp}"
+batch="${BATCH:-64}"
+steps="${STEPS:-15}"
 python="${TORCH_PYTHON:-$HOME/torch-venv/bin/python}"
 peer="${TORCH_PEER:-../shared/bench/torch_gan_step.py}"
 [ -x "$python" ] || { echo "bench-vs-torch: no Python with PyTorch at $python (set TORCH_PYTHON)" >&2; exit 1; }
 [ -f "$peer" ] || { echo "bench-vs-torch: no peer script at $peer (set TORCH_PEER)" >&2; exit 1; }
 cargo build --release --bench step >/dev/null 2>&1 || cargo build --release --bench step
-echo "== PyTorch $("$python" -c 'import torch; print(torch.__version__)'), DCGAN-28, batch 64, $threads threads"
-for act in relu leaky; do
-    "$python" "$peer" --arch dcgan --act "$act" --threads "$threads" --batch 64
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+isa="AVX2"; grep -q avx512f /proc/cpuinfo && isa="AVX-512"
+echo "CPU: $cpu ($isa), $(nproc) cores; PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
+
+# PyTorch's median ms/step and the process's peak RSS (MiB) for one act and thread count.
+torch_step() {
+    "$python" - "$peer" "$@" <<'EOF'
+import json, resource, runpy, sys, io, contextlib
+peer, args = sys.argv[1], sys.argv[2:]
+sys.argv = [peer, "--json", *args]
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    runpy.run_path(peer, run_name="__main__")
+r = json.loads(out.getvalue().strip().splitlines()[-1])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{r['ms_step_median']:.2f} {peak:.0f}")
+EOF
+}
+
+printf '\n%-6s %-7s %-6s %14s %9s %14s %9s %8s %8s %10s\n' arch threads act "torch ms" "torch MiB" \
+    "gan ms (off)" "gan MiB" ratio "probes" "leaky/relu"
+for arch in $archs; do
+    for t in "${threads[@]}"; do
+        gan_out="$(cargo bench --bench step -- --arch "$arch" --acts relu,leaky --backends flex \
+            --batches "$batch" --warmup 3 --steps "$steps" --threads "$t" 2>/dev/null)"
+        relu_off=""
+        for act in relu leaky; do
+            res="$(torch_step --arch "$arch" --act "$act" --threads "$t" --batch "$batch" 2>/dev/null)" ||
+                { echo "bench-vs-torch: the PyTorch peer failed ($arch, $act, $t threads)" >&2; exit 1; }
+            read -r torch_ms torch_mib <<<"$res"
+            off="$(awk -v a="$act" '$2 == a && $5 == "off" {print $6}' <<<"$gan_out")"
+            on="$(awk -v a="$act" '$2 == a && $5 == "on" {print $6}' <<<"$gan_out")"
+            mib="$(awk -v a="$act" '$2 == a && $5 == "off" {print $9}' <<<"$gan_out")"
+            [ "$act" = relu ] && relu_off="$off"
+            awk -v arch="$arch" -v t="$t" -v act="$act" -v tm="$torch_ms" -v tmib="$torch_mib" \
+                -v off="$off" -v on="$on" -v mib="$mib" -v r="$relu_off" 'BEGIN {
+                printf "%-6s %-7s %-6s %14.2f %9s %14.2f %9s %8.2f %+7.1f%% %+9.1f%%\n",
+                    arch, t, act, tm, tmib, off, mib, off / tm, 100 * (on / off - 1), 100 * (off / r - 1)
+            }'
+        done
+    done
 done
-echo "== gan (burn flex), same model and batch, $threads threads"
-cargo bench --bench step -- --arch dcgan --acts relu,leaky --backends flex --batches 64 \
-    --warmup 3 --steps 15 --threads "$threads"
+echo
+echo "ratio = gan (probes off) / PyTorch, median ms per step (D update + G update, batch $batch);"
+echo "probes = gan's probe overhead; leaky/relu = gan's LeakyReLU step against its ReLU step."
+echo "MiB = peak resident memory: PyTorch's whole process (its libraries included), gan's step alone (after a reset)."
