@@ -86,6 +86,17 @@ pub struct GroupStats {
     pub values: BTreeMap<String, Vec<(u64, f64)>>,
 }
 
+/// Mean and spread of each key's per-seed values.
+pub fn spread(values: &BTreeMap<String, Vec<(u64, f64)>>) -> BTreeMap<String, MeanStd> {
+    values
+        .iter()
+        .filter_map(|(k, v)| {
+            let v: Vec<f64> = v.iter().map(|x| x.1).collect();
+            Some((k.clone(), MeanStd::of(&v)?))
+        })
+        .collect()
+}
+
 /// Groups `runs` by their settings apart from the seed (and bookkeeping), in first-seen order.
 pub fn group(runs: Vec<Run>) -> Vec<Group> {
     let settings = |r: &Run| -> BTreeMap<String, serde_json::Value> {
@@ -167,13 +178,7 @@ impl Group {
                 }
             }
         }
-        let metrics = values
-            .iter()
-            .filter_map(|(k, v)| {
-                let v: Vec<f64> = v.iter().map(|x| x.1).collect();
-                Some((k.clone(), MeanStd::of(&v)?))
-            })
-            .collect();
+        let metrics = spread(&values);
         GroupStats {
             label: self.label.clone(),
             setting: self.setting.clone(),

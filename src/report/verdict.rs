@@ -12,9 +12,8 @@ use crate::model::Act;
 
 use std::collections::BTreeMap;
 
-use super::groups::{GroupStats, table};
+use super::groups::{GroupStats, spread, table};
 use super::paired::{ALPHA, Comparison, Outcome, fisher_exact, holm};
-use super::stats::MeanStd;
 
 /// What a comparison is judged on, fixed before the runs are looked at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -269,13 +268,7 @@ pub fn interaction(groups: &[GroupStats], spec: &Spec) -> Option<Verdict> {
                 values.insert(key.clone(), d);
             }
         }
-        let metrics = values
-            .iter()
-            .filter_map(|(k, v)| {
-                let v: Vec<f64> = v.iter().map(|x| x.1).collect();
-                Some((k.clone(), MeanStd::of(&v)?))
-            })
-            .collect();
+        let metrics = spread(&values);
         GroupStats {
             label: format!("leaky − relu at {}", leaky.setting),
             setting: leaky.setting.clone(),
