@@ -73,14 +73,6 @@ impl DatasetKind {
             }
         }
     }
-    /// The drawing style of a built-in dataset; None for data read from files.
-    pub fn drawn(self) -> Option<shapes::Style> {
-        match self {
-            DatasetKind::Silhouettes => Some(shapes::Style::Filled),
-            DatasetKind::Shapes => Some(shapes::Style::Outline),
-            _ => None,
-        }
-    }
 }
 
 /// Images in [-1, 1], stored N×C×H×W contiguously, with one class label each.
@@ -125,18 +117,18 @@ pub const SHAPES_DEFAULT_LEN: usize = 10_000;
 /// Loads the data `spec` names, converted to its size and channels; also returns the number of
 /// unreadable files skipped (only with `skip_bad`).
 pub fn load(spec: &Spec) -> Result<(Dataset, usize)> {
-    if spec.kind.drawn().is_some() && spec.path.is_some() {
-        bail!(
-            "--data is for --dataset mnist, fashion-mnist or folder; {} are drawn, not read",
-            spec.kind.name()
-        );
-    }
     let channels = spec.channels.unwrap_or(match spec.kind {
         DatasetKind::Folder => 3,
         _ => 1,
     });
     match spec.kind {
         DatasetKind::Silhouettes | DatasetKind::Shapes => {
+            if spec.path.is_some() {
+                bail!(
+                    "--data is for --dataset mnist, fashion-mnist or folder; {} are drawn, not read",
+                    spec.kind.name()
+                );
+            }
             let style = match spec.kind {
                 DatasetKind::Shapes => shapes::Style::Outline,
                 _ => shapes::Style::Filled,
