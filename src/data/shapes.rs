@@ -180,6 +180,22 @@ fn segment_distance(x: f32, y: f32, ax: f32, ay: f32, bx: f32, by: f32) -> f32 {
 mod tests {
     use super::*;
 
+    /// A 28 × 28 image of one shape centred in the frame, stroked 2 px wide when outlined.
+    fn centred(class: usize, style: Style, radius: f32, angle: f32) -> Vec<f32> {
+        let s = Shape {
+            class,
+            style,
+            cx: 14.0,
+            cy: 14.0,
+            radius,
+            angle,
+            stroke: 2.0,
+        };
+        let mut v = Vec::new();
+        s.render(28, &mut v);
+        v
+    }
+
     #[test]
     fn same_seed_same_images_other_seed_differs() {
         let a = generate(16, 28, 7, Style::Outline);
@@ -220,20 +236,7 @@ mod tests {
     #[test]
     fn classes_differ_in_shape() {
         // The same geometry drawn as each class gives four different images.
-        let draw = |class| {
-            let s = Shape {
-                class,
-                style: Style::Outline,
-                cx: 14.0,
-                cy: 14.0,
-                radius: 9.0,
-                angle: 0.3,
-                stroke: 2.0,
-            };
-            let mut v = Vec::new();
-            s.render(28, &mut v);
-            v
-        };
+        let draw = |class| centred(class, Style::Outline, 9.0, 0.3);
         let imgs: Vec<_> = (0..4).map(draw).collect();
         for i in 0..4 {
             for j in i + 1..4 {
@@ -278,20 +281,7 @@ mod tests {
         }
         // A centred shape of each class covers its centre when filled; the circle, square and
         // triangle outlines leave it empty.
-        let centre = |class, style| {
-            let s = Shape {
-                class,
-                style,
-                cx: 14.0,
-                cy: 14.0,
-                radius: 8.0,
-                angle: 0.4,
-                stroke: 2.0,
-            };
-            let mut v = Vec::new();
-            s.render(28, &mut v);
-            v[14 * 28 + 14]
-        };
+        let centre = |class, style| centred(class, style, 8.0, 0.4)[14 * 28 + 14];
         for class in 0..CLASSES.len() {
             assert_eq!(centre(class, Style::Filled), 1.0, "class {class}");
         }

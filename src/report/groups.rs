@@ -38,15 +38,6 @@ impl TableMetric {
     pub fn key(&self) -> String {
         self.metric.key(self.cell.take)
     }
-
-    /// This metric's value for `run`, from its summary.json.
-    pub fn of(&self, run: &Run) -> Option<f64> {
-        let stat = run.summary.metrics.get(self.metric.name())?;
-        Some(match self.cell.take {
-            Take::Mean => stat.mean,
-            Take::Last => stat.last,
-        })
-    }
 }
 
 /// Runs of one configuration, differing only in seed.
