@@ -198,9 +198,29 @@ impl DcganDiscriminator {
         self.forward_with(x, tap, Norm::Measure)
     }
 
+    /// D on a real and a fake batch of equal size, showing each pre-activation to `tap`:
+    /// the logits of each, as from two [`Self::forward`] calls (real first).
+    ///
+    /// On the CPU path both go through one pass of twice the rows, batch norm normalising each
+    /// half with its own statistics: every layer's matrix products run once, twice as tall.
+    pub fn forward_pair(
+        &self,
+        real: Tensor<4>,
+        fake: Tensor<4>,
+        tap: &mut impl Tap,
+    ) -> (Tensor<1>, Tensor<1>) {
+        let b = real.dims()[0];
+        if !conv::gathers(&real.device()) || fake.dims()[0] != b {
+            let real = self.forward(real, tap);
+            return (real, self.forward(fake, tap));
+        }
+        let logits = self.forward_rows(Tensor::cat(vec![real, fake], 0), tap, Norm::Train, 2);
+        super::split_logits(logits, b)
+    }
+
     fn forward_with(&self, x: Tensor<4>, tap: &mut impl Tap, norm: Norm) -> Tensor<1> {
         match conv::gathers(&x.device()) {
-            true => self.forward_rows(x, tap, norm),
+            true => self.forward_rows(x, tap, norm, 1),
             false => self.forward_nchw(x, tap, norm),
         }
     }
@@ -227,13 +247,20 @@ impl DcganDiscriminator {
 
     /// The same pass on [`Rows`] with gathered convolutions (CPU backends). The tap sees each
     /// pre-activation as `[B·H·W, C]` rows: the same values and units as `[B, C, H, W]`.
-    fn forward_rows(&self, x: Tensor<4>, tap: &mut impl Tap, mode: Norm) -> Tensor<1> {
+    /// `x` stacks `groups` equal batches that batch norm normalises separately.
+    fn forward_rows(
+        &self,
+        x: Tensor<4>,
+        tap: &mut impl Tap,
+        mode: Norm,
+        groups: usize,
+    ) -> Tensor<1> {
         let mut x = Rows::from_nchw(x);
         for (l, block) in self.blocks.iter().enumerate() {
             let mut z = conv::conv2d(&block.conv, x);
             if let Some(norm) = &block.norm {
                 z = z.map(|t| match mode {
-                    Norm::Train => rows::batch_norm(norm, t),
+                    Norm::Train => rows::batch_norm_groups(norm, t, groups),
                     Norm::Measure => rows::batch_norm_measuring(norm, t),
                 });
             }
@@ -260,13 +287,14 @@ impl DcganDiscriminator {
 
 #[cfg(test)]
 impl DcganDiscriminator {
-    /// Every batch norm's running mean and variance, concatenated (tests).
+    /// Every batch norm's running mean and variance, concatenated, with this thread's latest
+    /// update applied (tests).
     pub(crate) fn running_stats(&self) -> Vec<f32> {
         self.blocks
             .iter()
             .filter_map(|b| b.norm.as_ref())
             .flat_map(|n| {
-                [n.running_mean.value(), n.running_var.value()]
+                [n.running_mean.value_sync(), n.running_var.value_sync()]
                     .into_iter()
                     .flat_map(|t| t.into_data().try_into_vec::<f32>().unwrap())
             })
@@ -361,7 +389,7 @@ mod tests {
         let (d1, d2) = twins(|d| DcganDiscriminator::new(&cfg(), d).unwrap(), &device);
         let x = Tensor::<4>::random([6, 3, 28, 28], burn::tensor::Distribution::Default, &device)
             .require_grad();
-        let y1 = d1.forward_rows(x.clone(), &mut crate::model::NoTap, Norm::Train);
+        let y1 = d1.forward_rows(x.clone(), &mut crate::model::NoTap, Norm::Train, 1);
         let y2 = d2.forward_nchw(x.clone(), &mut crate::model::NoTap, Norm::Train);
         let grads1 = (y1.clone() * y1.clone()).sum().backward();
         let gx1 = x.grad(&grads1).unwrap();

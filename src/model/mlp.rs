@@ -95,6 +95,19 @@ impl MlpDiscriminator {
         }
         self.to_logit.forward(x).reshape([b])
     }
+
+    /// D on a real and a fake batch in one pass of their stacked rows (no layer mixes rows):
+    /// the logits of each, as from two [`Self::forward`] calls (real first).
+    pub fn forward_pair(
+        &self,
+        real: Tensor<4>,
+        fake: Tensor<4>,
+        tap: &mut impl Tap,
+    ) -> (Tensor<1>, Tensor<1>) {
+        let b = real.dims()[0];
+        let logits = self.forward(Tensor::cat(vec![real, fake], 0), tap);
+        super::split_logits(logits, b)
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,12 @@ fn default_disc_depth() -> usize {
     2
 }
 
+/// The logits of a stacked pass split back into its first `b` and the rest.
+fn split_logits(logits: Tensor<1>, b: usize) -> (Tensor<1>, Tensor<1>) {
+    let rest = logits.dims()[0] - b;
+    (logits.clone().narrow(0, 0, b), logits.narrow(0, b, rest))
+}
+
 /// The generator, either architecture.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)] // built once per run, as burn's own nn::Activation
@@ -209,6 +215,21 @@ impl Discriminator {
         }
     }
 
+    /// D on a real and a fake batch: the logits of each, as from `forward(real)` then
+    /// `forward(fake)` (batch norm normalises each batch alone), in one pass where the backend
+    /// allows, so each layer runs its matrix products once.
+    pub fn forward_pair(
+        &self,
+        real: Tensor<4>,
+        fake: Tensor<4>,
+        tap: &mut impl Tap,
+    ) -> (Tensor<1>, Tensor<1>) {
+        match self {
+            Discriminator::Dcgan(d) => d.forward_pair(real, fake, tap),
+            Discriminator::Mlp(d) => d.forward_pair(real, fake, tap),
+        }
+    }
+
     /// The same pass for a measurement: batch norm as in training (the batch's statistics)
     /// without updating its running statistics, so measuring does not change the network.
     pub fn forward_measuring(&self, x: Tensor<4>, tap: &mut impl Tap) -> Tensor<1> {
@@ -284,6 +305,85 @@ mod tests {
                 "{arch:?}: same weights should give the same output"
             );
             assert_ne!(relu, leaky, "{arch:?}: activation made no difference");
+        }
+    }
+
+    /// Every parameter gradient of `module` in `grads`, flattened in visiting order.
+    fn param_grads<M: Module>(module: &M, grads: &burn::tensor::Gradients) -> Vec<f32> {
+        struct Collect<'a>(&'a burn::tensor::Gradients, Vec<f32>);
+        impl burn::module::ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                // Batch norm's running statistics are visited too; they have no gradient.
+                if let Some(g) = param.val().grad(self.0) {
+                    self.1.extend(g.into_data().iter::<f32>());
+                }
+            }
+        }
+        let mut c = Collect(grads, Vec::new());
+        module.visit(&mut c);
+        c.1
+    }
+
+    fn max_gap(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn the_paired_pass_equals_two_separate_passes() {
+        let _lock = crate::seed_lock();
+        let dev = Device::flex().autodiff();
+        let image = |seed| {
+            dev.seed(seed);
+            let d = burn::tensor::Distribution::Uniform(-1.0, 1.0);
+            Tensor::<4>::random([6, 1, 28, 28], d, &dev).require_grad()
+        };
+        let (real, fake) = (image(1), image(2));
+        for (arch, batch_norm) in [
+            (Arch::Dcgan, true),
+            (Arch::Dcgan, false),
+            (Arch::Mlp, false),
+        ] {
+            let c = NetConfig {
+                disc_batch_norm: batch_norm,
+                ..cfg(arch, Act::Leaky)
+            };
+            dev.seed(3);
+            let paired = Discriminator::new(&c, &dev).unwrap();
+            let apart = Discriminator::new(&c, &dev)
+                .unwrap()
+                .load_record(paired.clone().into_record());
+            // Different weights on the two halves' logits, so a mixed-up half shows.
+            let loss = |r: Tensor<1>, f: Tensor<1>| (r.clone() * r).sum() + f.mul_scalar(3.0).sum();
+            let (r1, f1) = paired.forward_pair(real.clone(), fake.clone(), &mut NoTap);
+            let g1 = loss(r1.clone(), f1.clone()).backward();
+            let r2 = apart.forward(real.clone(), &mut NoTap);
+            let f2 = apart.forward(fake.clone(), &mut NoTap);
+            let g2 = loss(r2.clone(), f2.clone()).backward();
+            let what = format!("{arch:?}, batch norm {batch_norm}");
+            assert!(
+                max_gap(&values(r1), &values(r2)) < 1e-5,
+                "{what}: real logits"
+            );
+            assert!(
+                max_gap(&values(f1), &values(f2)) < 1e-5,
+                "{what}: fake logits"
+            );
+            for x in [&real, &fake] {
+                let (a, b) = (x.grad(&g1).unwrap(), x.grad(&g2).unwrap());
+                let gap: f32 = (a - b).abs().max().into_scalar();
+                assert!(gap < 1e-5, "{what}: input gradients differ by {gap}");
+            }
+            let gap = max_gap(&param_grads(&paired, &g1), &param_grads(&apart, &g2));
+            assert!(gap < 1e-4, "{what}: parameter gradients differ by {gap}");
+            if let (Discriminator::Dcgan(p), Discriminator::Dcgan(a)) = (&paired, &apart) {
+                let (p, a) = (p.running_stats(), a.running_stats());
+                assert_eq!(p.is_empty(), !batch_norm);
+                assert!(max_gap(&p, &a) < 1e-6, "{what}: running statistics");
+            }
         }
     }
 

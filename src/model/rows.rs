@@ -56,21 +56,31 @@ impl Rows {
 /// per-channel mean and (biased) variance are column reductions instead; the result, the
 /// gradients and the running-statistics update are those of `BatchNorm::forward`.
 pub fn batch_norm(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
+    batch_norm_groups(norm, x, 1)
+}
+
+/// `norm.forward` on `[N, C]` rows that stack `groups` equal batches, each normalised with its
+/// own statistics: the same values, gradients and running statistics as `groups` separate calls
+/// of [`batch_norm`] in order, from one pass.
+pub fn batch_norm_groups(norm: &BatchNorm, x: Tensor<2>, groups: usize) -> Tensor<2> {
     let device = x.device();
     if !(device.is_autodiff() && norm.training.is_enabled()) {
         // Inference broadcasts the running statistics: no transposes to avoid.
         return norm.forward(x);
     }
-    let (y, mean, variance) = batch_stats_norm(norm, x);
+    let (y, mean, variance) = batch_stats_norm(norm, x, groups);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<2>| {
-        let running = state.value_sync().to_device(&device);
-        let batch = batch.detach().squeeze_dim(0);
-        state.update(
-            running
+        // One momentum step per group, in order, as separate calls would take them.
+        let mut running = state.value_sync().to_device(&device);
+        let [_, c] = batch.dims();
+        for g in 0..groups {
+            let stat = batch.clone().detach().slice([g..g + 1, 0..c]).reshape([c]);
+            running = running
                 .mul_scalar(1.0 - norm.momentum)
-                .add(batch.mul_scalar(norm.momentum))
-                .detach(),
-        );
+                .add(stat.mul_scalar(norm.momentum))
+                .detach();
+        }
+        state.update(running);
     };
     update(&norm.running_mean, mean);
     update(&norm.running_var, variance);
@@ -80,16 +90,42 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
 /// Training-mode batch norm of `[N, C]` rows (the batch's own statistics) that leaves the
 /// running statistics alone: for measuring a network as it trains without changing it.
 pub fn batch_norm_measuring(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
-    batch_stats_norm(norm, x).0
+    batch_stats_norm(norm, x, 1).0
 }
 
-/// Normalises `x` with its own per-column mean and biased variance; also returns those.
-fn batch_stats_norm(norm: &BatchNorm, x: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
-    let mean = x.clone().mean_dim(0);
+/// Normalises each of the `groups` equal row blocks of `x` with its own per-column mean and
+/// biased variance; also returns those, `[groups, C]` each.
+fn batch_stats_norm(
+    norm: &BatchNorm,
+    x: Tensor<2>,
+    groups: usize,
+) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    let gamma = norm.gamma.val();
+    let beta = norm.beta.val();
+    if groups == 1 {
+        // Column reductions of the plain 2-D rows (the common case: one batch).
+        let mean = x.clone().mean_dim(0);
+        let centered = x - mean.clone();
+        let variance = (centered.clone() * centered.clone()).mean_dim(0);
+        let scale = (variance.clone() + norm.epsilon).sqrt().recip() * gamma.unsqueeze_dim(0);
+        let y = centered * scale + beta.unsqueeze_dim(0);
+        return (y, mean, variance);
+    }
+    let [n, c] = x.dims();
+    assert!(
+        n.is_multiple_of(groups),
+        "{n} rows do not split into {groups} equal batches"
+    );
+    let x = x.reshape([groups, n / groups, c]);
+    let mean = x.clone().mean_dim(1);
     let centered = x - mean.clone();
-    let variance = (centered.clone() * centered.clone()).mean_dim(0);
-    let scale =
-        (variance.clone() + norm.epsilon).sqrt().recip() * norm.gamma.val().unsqueeze_dim(0);
-    let y = centered * scale + norm.beta.val().unsqueeze_dim(0);
-    (y, mean, variance)
+    let variance = (centered.clone() * centered.clone()).mean_dim(1);
+    let scale = (variance.clone() + norm.epsilon).sqrt().recip()
+        * gamma.unsqueeze_dim::<2>(0).unsqueeze_dim(0);
+    let y = centered * scale + beta.unsqueeze_dim::<2>(0).unsqueeze_dim(0);
+    (
+        y.reshape([n, c]),
+        mean.reshape([groups, c]),
+        variance.reshape([groups, c]),
+    )
 }

@@ -78,12 +78,11 @@ impl Gan {
         probe: bool,
     ) -> StepOutput {
         let device = real.device();
-        // D step: real and fake go through D separately, so batch norm sees each batch alone
-        // (the classic DCGAN recipe, as in the PyTorch reference).
+        // D step: batch norm sees the real and the fake batch each alone (the classic DCGAN
+        // recipe, as in the PyTorch reference), though both go through D in one pass.
         let fake = self.g.forward(z_d).detach();
         let mut tap = probe.then(|| SparsityTap::new(&device));
-        let logits_real = self.d.forward(real, &mut tap);
-        let logits_fake = self.d.forward(fake, &mut tap);
+        let (logits_real, logits_fake) = self.d.forward_pair(real, fake, &mut tap);
         let loss_d = bce_real(logits_real.clone()) + bce_fake(logits_fake.clone());
         let grads = loss_d.backward();
         let d_probe = tap.map(|t| (t.finish(&grads), ParamGradZeros::of(&self.d, &grads)));
