@@ -1,7 +1,7 @@
 //! Training-step benchmark: ms/step for arch × disc-act × backend × batch × probes on/off.
 //!
 //! `cargo bench --bench step -- [--arch dcgan,mlp] [--acts relu,leaky] [--backends flex]
-//!  [--batches 64] [--warmup 3] [--steps 15] [--threads N] [--device ADAPTER]`. For each arch,
+//!  [--batches 64] [--warmup 3] [--steps 15] [--threads N] [--device ADAPTER] [--outside-pool]`. For each arch,
 //! backend and batch, one training per activation × probes off/on runs `warmup` untimed steps,
 //! then `steps` timed ones, all taking turns step by step; each step ends with the read-back of
 //! its scalars (so asynchronous backends are timed to completion). Prints median, min and max
@@ -39,6 +39,10 @@ struct Args {
     /// wgpu adapter (auto, N, discrete:N, integrated:N, virtual:N, cpu).
     #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<Adapter>())]
     device: Adapter,
+    /// Run the steps on the main thread rather than on a worker of the thread pool (as `gan`
+    /// trains): for measuring what running inside the pool gains.
+    #[arg(long)]
+    outside_pool: bool,
     /// cargo bench passes --bench; accepted and ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -64,8 +68,12 @@ fn main() -> Result<()> {
         let dev = opened.device;
         for &arch in &args.arch {
             for &batch in &args.batches {
-                let runs =
-                    time_interleaved(&dev, arch, &args.acts, batch, args.warmup, args.steps)?;
+                let time =
+                    || time_interleaved(&dev, arch, &args.acts, batch, args.warmup, args.steps);
+                let runs = match args.outside_pool {
+                    true => time()?,
+                    false => device::in_pool(time)?,
+                };
                 for (i, &act) in args.acts.iter().enumerate() {
                     let peak = peak_memory(&dev, arch, act, batch)?
                         .map(|m| format!("{m:.0}"))

@@ -224,6 +224,18 @@ pub fn set_threads(threads: Option<u32>) -> Result<()> {
     }
 }
 
+/// Runs `work` on one worker thread of the CPU thread pool and waits for it.
+///
+/// A training loop run from the main thread leaves that thread doing the serial work while the
+/// pool's workers (as many as cores) spin for the next parallel kernel, so three threads share
+/// two cores; every parallel kernel is also injected into the pool from outside it. Run on a
+/// worker, the serial work has a core of its own and the kernels fork from inside. The whole
+/// loop stays on that one thread, which burn's batch-norm running statistics need: they keep
+/// each thread's latest update apart and average them only when synchronised.
+pub fn in_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

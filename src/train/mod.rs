@@ -66,7 +66,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
 pub fn run_in_plan(job: &Job, plan: Option<PlanBar>) -> Result<Outcome> {
     let (settings, resume, data) = prepare(job)?;
     let mut trainer = Trainer::new(&settings, data, resume, plan)?;
-    let ended = trainer.train()?;
+    let ended = device::in_pool(|| trainer.train())?;
     trainer.finish(ended)
 }
 
