@@ -362,6 +362,7 @@ pub fn build(
                 "p_tost": r.p_tost,
                 "outcome": format!("{:?}", r.outcome).to_lowercase(),
                 "seeds_needed": r.seeds_needed,
+                "runs_needed": r.runs_needed,
                 "pairs": r.pairs,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

@@ -6,7 +6,7 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use statrs::distribution::{ContinuousCDF, Discrete, Hypergeometric, StudentsT};
+use statrs::distribution::{Binomial, ContinuousCDF, Discrete, Hypergeometric, StudentsT};
 use statrs::statistics::{Max, Min};
 
 /// Level of every test and interval: 5% two-sided, 95% intervals.
@@ -301,6 +301,48 @@ pub fn fisher_exact(a_yes: u64, a_n: u64, b_yes: u64, b_n: u64) -> Option<f64> {
     Some(p.min(1.0))
 }
 
+/// The probability that Fisher's exact test at level `alpha` rejects, with `n` runs in each
+/// group, when the true rates are `rate_a` and `rate_b`: the sum over the outcomes (x of n, y of
+/// n) of their binomial probabilities where the test's p is ≤ alpha. Outcomes rarer than 1e-12
+/// are skipped.
+pub fn fisher_power(n: u64, rate_a: f64, rate_b: f64, alpha: f64) -> f64 {
+    let likely = |rate: f64| -> Vec<(u64, f64)> {
+        let Ok(b) = Binomial::new(rate.clamp(0.0, 1.0), n) else {
+            return Vec::new();
+        };
+        (0..=n)
+            .map(|x| (x, b.pmf(x)))
+            .filter(|&(_, q)| q > 1e-12)
+            .collect()
+    };
+    let (a, b) = (likely(rate_a), likely(rate_b));
+    let mut power = 0.0;
+    for &(x, qa) in &a {
+        for &(y, qb) in &b {
+            if fisher_exact(x, n, y, n).is_some_and(|p| p <= alpha) {
+                power += qa * qb;
+            }
+        }
+    }
+    power
+}
+
+/// Runs per group Fisher's exact test needs to reach `power` at level `alpha` when the true
+/// rates are `rate_a` and `rate_b`: the smallest n up to `max`, or None (equal rates, or more
+/// than `max` would be needed).
+pub fn fisher_runs_needed(
+    rate_a: f64,
+    rate_b: f64,
+    alpha: f64,
+    power: f64,
+    max: u64,
+) -> Option<u64> {
+    if (rate_a - rate_b).abs() < 1e-12 {
+        return None;
+    }
+    (2..=max).find(|&n| fisher_power(n, rate_a, rate_b, alpha) >= power)
+}
+
 /// Holm's step-down adjustment of `p` (same order as given), controlling the family-wise
 /// error rate.
 pub fn holm(p: &[f64]) -> Vec<f64> {
@@ -462,6 +504,27 @@ mod tests {
         assert_eq!(seeds_needed(0.3, 1.0, 0.05, 0.8), Some(3));
         let c = Comparison::paired(&[1.0, 2.0, 3.0], &[1.2, 2.5, 3.1], 1);
         assert_eq!(c.seeds_needed(10.0), Some(6));
+    }
+
+    #[test]
+    fn fishers_power_and_the_runs_it_needs() {
+        // Rates 1 and 0: every outcome is n of n against 0 of n, whose p is 2/C(2n, n):
+        // 2/20 = 0.1 for n = 3, 2/70 = 0.029 for n = 4.
+        assert_eq!(fisher_power(3, 1.0, 0.0, 0.05), 0.0);
+        assert!((fisher_power(4, 1.0, 0.0, 0.05) - 1.0).abs() < 1e-12);
+        assert_eq!(fisher_runs_needed(1.0, 0.0, 0.05, 0.8, 100), Some(4));
+        // By hand for n = 2, rates 0.5 and 0: no 2-by-2 table of two runs each reaches 0.05.
+        assert_eq!(fisher_power(2, 0.5, 0.0, 0.05), 0.0);
+        // 10% against 0%: 78 runs each (power 0.804; 77 give 0.794), as an independent exact
+        // enumeration with Python's math.comb finds.
+        let n = fisher_runs_needed(0.1, 0.0, 0.05, 0.8, 500).unwrap();
+        assert_eq!(n, 78);
+        assert!((fisher_power(78, 0.1, 0.0, 0.05) - 0.80418).abs() < 1e-4);
+        assert!((fisher_power(77, 0.1, 0.0, 0.05) - 0.79415).abs() < 1e-4);
+        // Larger differences need fewer runs; equal rates have no answer.
+        assert!(fisher_runs_needed(0.8, 0.1, 0.05, 0.8, 500).unwrap() < n);
+        assert_eq!(fisher_runs_needed(0.3, 0.3, 0.05, 0.8, 500), None);
+        assert_eq!(fisher_runs_needed(0.1, 0.0, 0.05, 0.8, 10), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::model::Act;
 use std::collections::BTreeMap;
 
 use super::groups::{GroupStats, spread, table};
-use super::paired::{ALPHA, Comparison, Outcome, fisher_exact, holm};
+use super::paired::{ALPHA, Comparison, Outcome, POWER, fisher_exact, fisher_runs_needed, holm};
 
 /// What a comparison is judged on, fixed before the runs are looked at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +64,9 @@ pub struct Row {
     pub outcome: Outcome,
     /// Paired seeds needed to detect a difference of the margin (when inconclusive).
     pub seeds_needed: Option<usize>,
+    /// For a yes/no primary judged by Fisher's exact test (when inconclusive): runs of each arm
+    /// the test needs for power 0.8 if the true rates were the observed ones.
+    pub runs_needed: Option<u64>,
     /// Per seed: (seed, relu, leaky), for the paired plot (paired rows only).
     pub pairs: Vec<Pair>,
 }
@@ -441,6 +444,7 @@ fn rows_scaled(
                 p_judged: c.p,
                 outcome: Outcome::Inconclusive,
                 seeds_needed: None,
+                runs_needed: None,
                 margin,
                 c,
                 pairs,
@@ -463,22 +467,32 @@ fn rows_scaled(
     for (&i, p) in family.iter().zip(adjusted) {
         rows[i].p_judged = Some(p);
     }
-    // A yes/no primary (a run collapsed or not) is judged by Fisher's exact test of the two
-    // rates, as named before the runs.
-    if scale.is_none()
-        && let Some(r) = rows.iter_mut().find(|r| r.primary)
-        && let Some((p, _)) = rates(relu, leaky, r.column, r.take)
-    {
-        r.p_judged = Some(p);
-    }
     for r in &mut rows {
         r.outcome = r.c.outcome(r.margin, r.p_judged);
         if r.outcome == Outcome::Inconclusive {
             r.seeds_needed = r.c.seeds_needed(r.margin);
         }
     }
+    // A yes/no primary (a run collapsed or not) is judged by Fisher's exact test of the two
+    // rates, as named before the runs; its sample size is Fisher's too, not the paired t-test's
+    // (whose margin, a share of one rate, means little for counts).
+    if scale.is_none()
+        && let Some(r) = rows.iter_mut().find(|r| r.primary)
+        && let Some((p, [(ry, rn), (ly, ln)])) = rates(relu, leaky, r.column, r.take)
+    {
+        r.p_judged = Some(p);
+        r.outcome = r.c.outcome(r.margin, r.p_judged);
+        r.seeds_needed = None;
+        if r.outcome == Outcome::Inconclusive {
+            let (a, b) = (ry as f64 / rn as f64, ly as f64 / ln as f64);
+            r.runs_needed = fisher_runs_needed(a, b, ALPHA, POWER, MAX_RUNS_NEEDED);
+        }
+    }
     rows
 }
+
+/// The largest number of runs per arm a Fisher sample size is searched up to.
+const MAX_RUNS_NEEDED: u64 = 1000;
 
 /// For a yes/no metric (`Metric::yes_no`, final values): Fisher's exact p and the counts
 /// ((relu yes, relu n), (leaky yes, leaky n)); None for other metrics.
@@ -593,12 +607,15 @@ impl Row {
                 num(self.margin),
                 show_p(self.p_tost.unwrap_or(1.0))
             ),
-            Outcome::Inconclusive => match self.seeds_needed {
-                Some(n) => format!(
+            Outcome::Inconclusive => match (self.seeds_needed, self.runs_needed) {
+                (Some(n), _) => format!(
                     "inconclusive: ~{n} paired seeds would detect a difference of ±{}",
                     num(self.margin)
                 ),
-                None => "inconclusive".into(),
+                (None, Some(n)) => format!(
+                    "inconclusive: ~{n} runs of each would detect rates as far apart as these"
+                ),
+                (None, None) => "inconclusive".into(),
             },
         }
     }
@@ -729,13 +746,17 @@ fn conclude(relu: &GroupStats, leaky: &GroupStats, rows: &[Row], spec: &Spec) ->
             show_p(p.p_tost.unwrap_or(1.0))
         ),
         Outcome::Inconclusive => {
-            let need = match p.seeds_needed {
-                Some(n) => format!(
+            let need = match (p.seeds_needed, p.runs_needed) {
+                (Some(n), _) => format!(
                     " With this spread, about {n} paired seeds would be needed to detect a \
                      difference of ±{:.0}% (power 0.8, α = {ALPHA}).",
                     100.0 * spec.margin
                 ),
-                None => String::new(),
+                (None, Some(n)) => format!(
+                    " If the true rates were the observed ones, about {n} runs of each would \
+                     give Fisher's exact test power 0.8 (α = {ALPHA})."
+                ),
+                (None, None) => String::new(),
             };
             format!(
                 "Inconclusive on the primary metric ({what}): {}; neither a difference nor \
@@ -1191,6 +1212,35 @@ mod tests {
             "{}",
             v.conclusion
         );
+    }
+
+    #[test]
+    fn an_inconclusive_collapse_rate_states_fishers_sample_size_not_the_t_tests() {
+        let spec = Spec {
+            primary: (Column::total(Metric::DCollapsed), Take::Last),
+            margin: 0.1,
+        };
+        // deep-narrow's outcome on the silhouettes: 1 of 10 relu runs collapsed, 0 of 10 leaky.
+        let relu: Vec<f64> = (0..10).map(|i| f64::from(i == 0)).collect();
+        let leaky = vec![0.0; 10];
+        let v = compare(
+            &group(Act::Relu, 0, &[("d_collapsed:last", &relu)]),
+            &group(Act::Leaky, 0, &[("d_collapsed:last", &leaky)]),
+            &spec,
+        );
+        let p = &v.rows[0];
+        assert_eq!(p.outcome, Outcome::Inconclusive);
+        assert_eq!(p.seeds_needed, None);
+        let n = fisher_runs_needed(0.1, 0.0, ALPHA, POWER, MAX_RUNS_NEEDED).unwrap();
+        assert_eq!(p.runs_needed, Some(n));
+        assert!(
+            v.conclusion.contains(&format!(
+                "about {n} runs of each would give Fisher's exact test power 0.8"
+            )),
+            "{}",
+            v.conclusion
+        );
+        assert!(!v.conclusion.contains("paired seeds"), "{}", v.conclusion);
     }
 
     #[test]
