@@ -241,6 +241,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn in_pool_runs_the_work_on_one_worker_of_the_pool() {
+        use rayon::prelude::*;
+        assert_eq!(
+            rayon::current_thread_index(),
+            None,
+            "tests run outside the pool"
+        );
+        let (first, last) = in_pool(|| {
+            let first = rayon::current_thread_index();
+            // Parallel work forked from inside does not move the caller to another thread.
+            let sum: u64 = (0..100_000u64).into_par_iter().sum();
+            assert_eq!(sum, 4_999_950_000);
+            (first, rayon::current_thread_index())
+        });
+        assert!(first.is_some(), "not on a worker");
+        assert_eq!(first, last);
+    }
+
+    #[test]
     fn adapters_parse() {
         let parse = |s: &str| s.parse::<Adapter>();
         assert_eq!(parse("auto"), Ok(Adapter::Auto));

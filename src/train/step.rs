@@ -189,15 +189,20 @@ mod tests {
         }
     }
 
-    /// One step from seeded weights on real shapes; returns the readings.
+    /// `steps` steps from seeded weights on real shapes; returns the readings.
     fn one_step(arch: Arch, act: Act, probe: bool, steps: usize) -> Vec<StepScalars> {
+        train(arch, act, probe, steps).1
+    }
+
+    /// `steps` steps from seeded weights on real shapes; the networks and the readings.
+    fn train(arch: Arch, act: Act, probe: bool, steps: usize) -> (Gan, Vec<StepScalars>) {
         let dev = Device::flex();
         dev.seed(5);
         let ad = dev.clone().autodiff();
         let mut gan = Gan::new(&net(arch, act), 2e-4, 2e-4, 0.5, &ad).unwrap();
         let data = shapes::generate(64, 28, 1, shapes::Style::Outline);
         let mut batcher = Batcher::new(64, 32, 1);
-        (0..steps)
+        let readings = (0..steps)
             .map(|step| {
                 let real = Tensor::<4>::from_data(
                     TensorData::new(batcher.batch(step as u64, &data), [32, 1, 28, 28]),
@@ -206,7 +211,28 @@ mod tests {
                 let z = || Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 1.0), &ad);
                 gan.step(real, z(), z(), probe).read().unwrap()
             })
-            .collect()
+            .collect();
+        (gan, readings)
+    }
+
+    #[test]
+    fn a_training_loop_in_the_pool_trains_exactly_as_on_the_calling_thread() {
+        let _lock = crate::seed_lock();
+        // The trainer runs its loop on a pool worker (device::in_pool): that must train exactly
+        // as the calling thread does, the same draws from burn's seeded generator and the same
+        // batch-norm running statistics, which burn keeps per thread until synchronised.
+        let run = || {
+            let (gan, readings) = train(Arch::Dcgan, Act::Leaky, false, 4);
+            let losses: Vec<(f64, f64)> = readings.iter().map(|s| (s.loss_d, s.loss_g)).collect();
+            let g = crate::train::checkpoint::param_values(&gan.g.valid()).unwrap();
+            let d = crate::train::checkpoint::param_values(&gan.d.valid()).unwrap();
+            (losses, g, d)
+        };
+        let here = run();
+        let pooled = crate::device::in_pool(run);
+        assert_eq!(here.0, pooled.0, "losses");
+        assert_eq!(here.1, pooled.1, "G's parameters and running statistics");
+        assert_eq!(here.2, pooled.2, "D's parameters and running statistics");
     }
 
     #[test]
