@@ -136,12 +136,11 @@ pub struct DStats {
     shapes: Vec<(usize, usize)>,
 }
 
-/// Counts exactly-zero entries of every parameter gradient of a module, and keeps which
-/// entries they are (for the frozen-weights measure), with the hidden layer of each parameter.
+/// Finds the exactly-zero entries of every parameter gradient of a module (counted, and kept
+/// for the frozen-weights measure), with the hidden layer of each parameter.
 pub struct ParamGradZeros<'a> {
     grads: &'a Gradients,
-    zeros: Option<Tensor<1>>,
-    masks: Vec<Tensor<1>>,
+    masks: Vec<Tensor<1, Bool>>,
     numel: usize,
     /// Each parameter's hidden layer (None: the output layer) and size, in visiting order.
     layers: Vec<(Option<usize>, usize)>,
@@ -151,10 +150,10 @@ pub struct ParamGradZeros<'a> {
 
 /// The zero entries of D's parameter gradients of one update, still on the device.
 pub struct ParamZeros {
-    /// Their count.
-    count: Tensor<1>,
-    /// 1.0 for each zero entry, all parameters concatenated in visiting order.
-    mask: Tensor<1>,
+    /// True for each zero entry, all parameters concatenated in visiting order. Read back as
+    /// bytes and counted on the host: one pass over the gradients on the device, a quarter of
+    /// the bytes of a float mask, and no separate count.
+    mask: Tensor<1, Bool>,
     /// Entries in all.
     numel: usize,
     /// Each parameter's hidden layer (None: the output layer) and size.
@@ -166,15 +165,17 @@ impl<'a> ParamGradZeros<'a> {
     pub fn of(module: &impl Module, grads: &'a Gradients) -> ParamZeros {
         let mut v = ParamGradZeros {
             grads,
-            zeros: None,
             masks: Vec::new(),
             numel: 0,
             layers: Vec::new(),
             path: Vec::new(),
         };
         module.visit(&mut v);
+        assert!(
+            !v.masks.is_empty(),
+            "the module has parameters with gradients"
+        );
         ParamZeros {
-            count: v.zeros.expect("the module has parameters with gradients"),
             mask: Tensor::cat(v.masks, 0),
             numel: v.numel,
             layers: v.layers,
@@ -199,13 +200,7 @@ impl ModuleVisitor for ParamGradZeros<'_> {
             // the only numbers in the path. The output layer has none.
             let layer = self.path.iter().find_map(|p| p.parse::<usize>().ok());
             self.layers.push((layer, n));
-            let zero = g.equal_elem(0.0);
-            let c = count(zero.clone());
-            self.masks.push(zero.float().reshape([n]));
-            self.zeros = Some(match self.zeros.take() {
-                Some(acc) => acc + c,
-                None => c,
-            });
+            self.masks.push(g.equal_elem(0.0).reshape([n]));
         }
     }
 }
@@ -312,12 +307,11 @@ pub struct Sparsity {
 }
 
 impl ProbeTensors {
-    /// The tensors to read back: D's counts, D's parameter-gradient zeros, G's scalars and
-    /// G's per-sample gradient norms (the dead masks come apart, see `masks`).
-    pub fn tensors(&self) -> [Tensor<1>; 4] {
+    /// The tensors to read back: D's counts, G's scalars and G's per-sample gradient norms (the
+    /// masks come apart, see `masks` and `param_mask`).
+    pub fn tensors(&self) -> [Tensor<1>; 3] {
         [
             self.d.counts.clone(),
-            self.param_zeros.count.clone(),
             self.g.values.clone(),
             self.g.norms.clone(),
         ]
@@ -329,7 +323,7 @@ impl ProbeTensors {
     }
 
     /// The zero mask of D's parameter gradients to read back.
-    pub fn param_mask(&self) -> Tensor<1> {
+    pub fn param_mask(&self) -> Tensor<1, Bool> {
         self.param_zeros.mask.clone()
     }
 
@@ -337,12 +331,12 @@ impl ProbeTensors {
     pub fn interpret(
         &self,
         counts: &[f32],
-        param_zeros: f32,
         g: &[f32],
         norms: &[f32],
         masks: &[f32],
-        param_mask: &[f32],
+        param_mask: &[bool],
     ) -> Sparsity {
+        let param_zeros = param_mask.iter().filter(|&&z| z).count();
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
         let dead_masks = split_masks(masks, &self.d.shapes);
@@ -361,7 +355,7 @@ impl ProbeTensors {
             layers,
             d_grad_zero: zeros_total / numel_total as f64,
             d_param_grad_zero: param_zeros as f64 / self.param_zeros.numel as f64,
-            param_zero_mask: param_mask.iter().map(|&v| v > 0.5).collect(),
+            param_zero_mask: param_mask.to_vec(),
             param_layers: self.param_zeros.layers.clone(),
             g_signal_zero: g[0] as f64 / self.g.numel as f64,
             g_signal_norm: g[1] as f64,
@@ -460,10 +454,9 @@ mod tests {
                 shapes: vec![(100, 2), (300, 3)],
             },
             param_zeros: ParamZeros {
-                count: Tensor::zeros([1], &dev),
-                mask: Tensor::zeros([3], &dev),
-                numel: 50,
-                layers: vec![(Some(0), 2), (None, 1)],
+                mask: Tensor::<1>::zeros([5], &dev).equal_elem(1.0),
+                numel: 5,
+                layers: vec![(Some(0), 4), (None, 1)],
             },
             g: GStats {
                 values: Tensor::zeros([2], &dev),
@@ -473,11 +466,10 @@ mod tests {
         };
         let s = p.interpret(
             &[50.0, 60.0, 1.0, 30.0, 90.0, 3.0],
-            5.0,
             &[10.0, 2.5],
             &[0.0, 4.0, 1e-9, 3.0, 0.5, 2.0, 6.0, 7.0, 8.0, 9.0],
             &[0.0, 1.0, 1.0, 1.0, 1.0],
-            &[1.0, 0.0, 1.0],
+            &[true, false, true, false, false],
         );
         assert_eq!(s.layers[0].grad_zero, 0.5);
         assert_eq!(s.layers[0].preact_nonpos, 0.6);
@@ -487,14 +479,15 @@ mod tests {
         assert_eq!(s.layers[1].dead_units, 1.0);
         // Element-weighted: (50 + 30) / (100 + 300).
         assert_eq!(s.d_grad_zero, 0.2);
-        assert_eq!(s.d_param_grad_zero, 0.1);
+        // Counted from the mask: 2 of 5 entries.
+        assert_eq!(s.d_param_grad_zero, 0.4);
         assert_eq!(s.g_signal_zero, 0.25);
         assert_eq!(s.g_signal_norm, 2.5);
         // Two of ten samples starved (exactly 0, and 1e-9 below the 1e-8 threshold); the 10th
         // percentile of ten is the smallest (nearest rank below: floor(0.1 · 9) = 0).
         assert_eq!(s.g_starved, 0.2);
         assert_eq!(s.g_signal_norm_p10, 0.0);
-        assert_eq!(s.param_zero_mask, [true, false, true]);
+        assert_eq!(s.param_zero_mask, [true, false, true, false, false]);
     }
 
     #[test]
@@ -543,10 +536,9 @@ mod param_tests {
         let grads = loss.backward();
         let z = ParamGradZeros::of(&lin, &grads);
         assert_eq!(z.numel, 6);
-        assert_eq!(z.count.into_data().try_into_vec::<f32>().unwrap(), [3.0]);
         // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
-        let mask: Vec<f32> = z.mask.into_data().try_into_vec().unwrap();
-        assert_eq!(mask, [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+        let mask: Vec<bool> = z.mask.into_data().try_into_vec().unwrap();
+        assert_eq!(mask, [false, true, false, true, false, true]);
         // A lone Linear is no hidden layer.
         assert_eq!(z.layers, [(None, 4), (None, 2)]);
     }

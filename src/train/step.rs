@@ -143,20 +143,23 @@ impl StepOutput {
             tx = tx.register(p.masks());
             tx = tx.register(p.param_mask());
         }
-        let data = tx
+        let mut data = tx
             .try_execute()
             .map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
+        // The parameter-gradient zero mask, registered last, is the one boolean tensor.
+        let param_mask = match &self.probes {
+            Some(_) => Some(
+                data.pop()
+                    .expect("registered")
+                    .try_into_vec::<bool>()
+                    .map_err(|e| anyhow!("reading step results: {e:?}"))?,
+            ),
+            None => None,
+        };
         let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
         let s = &values[0];
-        let sparsity = self.probes.as_ref().map(|p| {
-            p.interpret(
-                &values[1],
-                values[2][0],
-                &values[3],
-                &values[4],
-                &values[5],
-                &values[6],
-            )
+        let sparsity = self.probes.as_ref().zip(param_mask).map(|(p, param_mask)| {
+            p.interpret(&values[1], &values[2], &values[3], &values[4], &param_mask)
         });
         Ok(StepScalars {
             loss_d: s[0] as f64,
