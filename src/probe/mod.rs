@@ -150,9 +150,9 @@ pub struct ParamGradZeros<'a> {
 
 /// The zero entries of D's parameter gradients of one update, still on the device.
 pub struct ParamZeros {
-    /// True for each zero entry, all parameters concatenated in visiting order. Read back as
-    /// bytes and counted on the host: one pass over the gradients on the device, a quarter of
-    /// the bytes of a float mask, and no separate count.
+    /// True for each zero entry, all parameters concatenated in visiting order. Read back and
+    /// counted on the host: one pass over the gradients on the device and no separate count
+    /// (and a quarter of a float mask's bytes on the CPU backends, which store bools as bytes).
     mask: Tensor<1, Bool>,
     /// Entries in all.
     numel: usize,

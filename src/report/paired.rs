@@ -6,7 +6,9 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use statrs::distribution::{Binomial, ContinuousCDF, Discrete, Hypergeometric, StudentsT};
+use std::collections::HashMap;
+
+use statrs::distribution::{Binomial, ContinuousCDF, Discrete, Hypergeometric, Normal, StudentsT};
 use statrs::statistics::{Max, Min};
 
 /// Level of every test and interval: 5% two-sided, 95% intervals.
@@ -316,10 +318,15 @@ pub fn fisher_power(n: u64, rate_a: f64, rate_b: f64, alpha: f64) -> f64 {
             .collect()
     };
     let (a, b) = (likely(rate_a), likely(rate_b));
+    // The test's p depends on x only through the table's margin x + y: computed once per margin.
+    let mut p_by_margin: HashMap<u64, (u64, Vec<f64>)> = HashMap::new();
     let mut power = 0.0;
     for &(x, qa) in &a {
         for &(y, qb) in &b {
-            if fisher_exact(x, n, y, n).is_some_and(|p| p <= alpha) {
+            let (lo, p) = p_by_margin
+                .entry(x + y)
+                .or_insert_with(|| fisher_p_values(n, x + y));
+            if p[(x - *lo) as usize] <= alpha {
                 power += qa * qb;
             }
         }
@@ -327,9 +334,37 @@ pub fn fisher_power(n: u64, rate_a: f64, rate_b: f64, alpha: f64) -> f64 {
     power
 }
 
+/// Fisher's two-sided p for every table of two groups of `n` with `total` yes in all: the first
+/// group's possible counts start at the returned one; the same rule as [`fisher_exact`] (sum the
+/// tables no more likely than the observed one), sorted once instead of summed per table.
+fn fisher_p_values(n: u64, total: u64) -> (u64, Vec<f64>) {
+    let Ok(h) = Hypergeometric::new(2 * n, total, n) else {
+        return (0, Vec::new());
+    };
+    let (lo, hi) = (h.min(), h.max());
+    let pmf: Vec<f64> = (lo..=hi).map(|x| h.pmf(x)).collect();
+    let mut sorted = pmf.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mut cumulative = Vec::with_capacity(sorted.len());
+    let mut sum = 0.0;
+    for q in &sorted {
+        sum += q;
+        cumulative.push(sum);
+    }
+    let p = pmf
+        .iter()
+        .map(|&q| {
+            let within = sorted.partition_point(|&s| s <= q * (1.0 + 1e-7));
+            cumulative[within - 1].min(1.0)
+        })
+        .collect();
+    (lo, p)
+}
+
 /// Runs per group Fisher's exact test needs to reach `power` at level `alpha` when the true
-/// rates are `rate_a` and `rate_b`: the smallest n up to `max`, or None (equal rates, or more
-/// than `max` would be needed).
+/// rates are `rate_a` and `rate_b`: the smallest n up to `max` from four fifths of the normal
+/// approximation's n on (the exact test needs more, never that much less), or None (equal
+/// rates, or more than `max` would be needed).
 pub fn fisher_runs_needed(
     rate_a: f64,
     rate_b: f64,
@@ -337,10 +372,18 @@ pub fn fisher_runs_needed(
     power: f64,
     max: u64,
 ) -> Option<u64> {
-    if (rate_a - rate_b).abs() < 1e-12 {
+    let gap = (rate_a - rate_b).abs();
+    if gap < 1e-12 {
         return None;
     }
-    (2..=max).find(|&n| fisher_power(n, rate_a, rate_b, alpha) >= power)
+    let z = Normal::standard();
+    let mean = (rate_a + rate_b) / 2.0;
+    let approx = ((z.inverse_cdf(1.0 - alpha / 2.0) * (2.0 * mean * (1.0 - mean)).sqrt()
+        + z.inverse_cdf(power) * (rate_a * (1.0 - rate_a) + rate_b * (1.0 - rate_b)).sqrt())
+        / gap)
+        .powi(2);
+    let start = ((0.8 * approx).floor() as u64).max(2);
+    (start..=max).find(|&n| fisher_power(n, rate_a, rate_b, alpha) >= power)
 }
 
 /// Holm's step-down adjustment of `p` (same order as given), controlling the family-wise
@@ -525,6 +568,22 @@ mod tests {
         assert!(fisher_runs_needed(0.8, 0.1, 0.05, 0.8, 500).unwrap() < n);
         assert_eq!(fisher_runs_needed(0.3, 0.3, 0.05, 0.8, 500), None);
         assert_eq!(fisher_runs_needed(0.1, 0.0, 0.05, 0.8, 10), None);
+        // The per-margin p-values are fisher_exact's, table by table.
+        for total in 0..=16 {
+            let (lo, p) = fisher_p_values(8, total);
+            for (i, &p) in p.iter().enumerate() {
+                let x = lo + i as u64;
+                let want = fisher_exact(x, 8, total - x, 8).unwrap();
+                assert!(
+                    (p - want).abs() < 1e-12,
+                    "x {x} of total {total}: {p} vs {want}"
+                );
+            }
+        }
+        // Close rates need many runs, or more than the cap: answered either way.
+        let n = fisher_runs_needed(0.5, 0.3, 0.05, 0.8, 300).unwrap();
+        assert!((80..120).contains(&n), "{n}");
+        assert_eq!(fisher_runs_needed(0.55, 0.5, 0.05, 0.8, 300), None);
     }
 
     #[test]

@@ -492,7 +492,7 @@ fn rows_scaled(
 }
 
 /// The largest number of runs per arm a Fisher sample size is searched up to.
-const MAX_RUNS_NEEDED: u64 = 1000;
+const MAX_RUNS_NEEDED: u64 = 300;
 
 /// For a yes/no metric (`Metric::yes_no`, final values): Fisher's exact p and the counts
 /// ((relu yes, relu n), (leaky yes, leaky n)); None for other metrics.

@@ -146,16 +146,14 @@ impl StepOutput {
         let mut data = tx
             .try_execute()
             .map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
-        // The parameter-gradient zero mask, registered last, is the one boolean tensor.
-        let param_mask = match &self.probes {
-            Some(_) => Some(
-                data.pop()
-                    .expect("registered")
-                    .try_into_vec::<bool>()
-                    .map_err(|e| anyhow!("reading step results: {e:?}"))?,
-            ),
-            None => None,
-        };
+        // The parameter-gradient zero mask, registered last, is the one boolean tensor; read as
+        // bools whatever the backend stores them as (native on the CPU, integers on the GPU).
+        let param_mask = self.probes.as_ref().map(|_| {
+            data.pop()
+                .expect("registered")
+                .iter::<bool>()
+                .collect::<Vec<_>>()
+        });
         let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
         let s = &values[0];
         let sparsity = self.probes.as_ref().zip(param_mask).map(|(p, param_mask)| {
