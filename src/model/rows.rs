@@ -72,15 +72,15 @@ pub fn batch_norm_groups(norm: &BatchNorm, x: Tensor<2>, groups: usize) -> Tenso
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<2>| {
         // One momentum step per group, in order, as separate calls would take them.
         let mut running = state.value_sync().to_device(&device);
+        let batch = batch.detach();
         let [_, c] = batch.dims();
         for g in 0..groups {
-            let stat = batch.clone().detach().slice([g..g + 1, 0..c]).reshape([c]);
+            let stat = batch.clone().slice([g..g + 1, 0..c]).reshape([c]);
             running = running
                 .mul_scalar(1.0 - norm.momentum)
-                .add(stat.mul_scalar(norm.momentum))
-                .detach();
+                .add(stat.mul_scalar(norm.momentum));
         }
-        state.update(running);
+        state.update(running.detach());
     };
     update(&norm.running_mean, mean);
     update(&norm.running_var, variance);
