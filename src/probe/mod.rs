@@ -334,7 +334,7 @@ impl ProbeTensors {
         g: &[f32],
         norms: &[f32],
         masks: &[f32],
-        param_mask: &[bool],
+        param_mask: Vec<bool>,
     ) -> Sparsity {
         let param_zeros = param_mask.iter().filter(|&&z| z).count();
         let mut layers = Vec::with_capacity(self.d.shapes.len());
@@ -355,7 +355,7 @@ impl ProbeTensors {
             layers,
             d_grad_zero: zeros_total / numel_total as f64,
             d_param_grad_zero: param_zeros as f64 / self.param_zeros.numel as f64,
-            param_zero_mask: param_mask.to_vec(),
+            param_zero_mask: param_mask,
             param_layers: self.param_zeros.layers.clone(),
             g_signal_zero: g[0] as f64 / self.g.numel as f64,
             g_signal_norm: g[1] as f64,
@@ -469,7 +469,7 @@ mod tests {
             &[10.0, 2.5],
             &[0.0, 4.0, 1e-9, 3.0, 0.5, 2.0, 6.0, 7.0, 8.0, 9.0],
             &[0.0, 1.0, 1.0, 1.0, 1.0],
-            &[true, false, true, false, false],
+            vec![true, false, true, false, false],
         );
         assert_eq!(s.layers[0].grad_zero, 0.5);
         assert_eq!(s.layers[0].preact_nonpos, 0.6);

@@ -148,7 +148,7 @@ impl StepOutput {
             .map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
         // The parameter-gradient zero mask, registered last, is the one boolean tensor; read as
         // bools whatever the backend stores them as (native on the CPU, integers on the GPU).
-        let param_mask = self.probes.as_ref().map(|_| {
+        let param_mask = self.probes.is_some().then(|| {
             data.pop()
                 .expect("registered")
                 .iter::<bool>()
@@ -157,7 +157,7 @@ impl StepOutput {
         let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
         let s = &values[0];
         let sparsity = self.probes.as_ref().zip(param_mask).map(|(p, param_mask)| {
-            p.interpret(&values[1], &values[2], &values[3], &values[4], &param_mask)
+            p.interpret(&values[1], &values[2], &values[3], &values[4], param_mask)
         });
         Ok(StepScalars {
             loss_d: s[0] as f64,
