@@ -35,8 +35,8 @@ pub fn binary_op<F32Op, F64Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
-    F64Op: Fn(f64, f64) -> f64 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64, f64) -> f64 + Copy + Send + Sync,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "binary_op: dtype mismatch");
 
@@ -67,7 +67,7 @@ fn binary_op_f32<Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Send + Sync,
 {
     // In-place SIMD fast path: lhs unique contiguous at offset 0, rhs
     // contiguous (no broadcast).
@@ -138,7 +138,7 @@ fn binary_op_f32<Op>(
     _simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Send + Sync,
 {
     binary_op_typed(lhs, rhs, op)
 }
@@ -147,7 +147,7 @@ where
 pub(crate) fn binary_op_typed<E, Op>(mut lhs: FlexTensor, mut rhs: FlexTensor, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E,
+    Op: Fn(E, E) -> E + Send + Sync,
 {
     // In-place fast path: lhs unique, contiguous at offset 0, rhs contiguous
     if lhs.is_unique()
@@ -159,9 +159,7 @@ where
         let rhs_storage: &[E] = rhs.storage();
         let r_slice = &rhs_storage[r_start..r_end];
         let lhs_storage: &mut [E] = lhs.storage_mut();
-        for (l, &r) in lhs_storage[..l_end].iter_mut().zip(r_slice) {
-            *l = op(*l, r);
-        }
+        crate::par::zip_mut(&mut lhs_storage[..l_end], r_slice, |l, &r| *l = op(*l, r));
         return lhs;
     }
 
@@ -208,11 +206,7 @@ where
         (Some((l_start, l_end)), Some((r_start, r_end))) => {
             let l_slice = &lhs_storage[l_start..l_end];
             let r_slice = &rhs_storage[r_start..r_end];
-            l_slice
-                .iter()
-                .zip(r_slice)
-                .map(|(&a, &b)| op(a, b))
-                .collect()
+            crate::par::zip_map(l_slice, r_slice, |&a, &b| op(a, b))
         }
         // Strided/broadcast fallback: collapse both layouts into a
         // joint loop nest with a specialized (autovectorizable) inner
@@ -283,8 +277,8 @@ pub fn scalar_op<F32Op, F64Op>(
     f64_op: F64Op,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
-    F64Op: Fn(f64, f64) -> f64 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64, f64) -> f64 + Copy + Send + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -312,17 +306,29 @@ where
 pub(crate) fn scalar_op_typed<E, Op>(mut tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E,
+    Op: Fn(E, E) -> E + Send + Sync,
 {
     // In-place fast path: unique, contiguous at offset 0
     if tensor.is_unique()
         && let Some((0, end)) = tensor.layout().contiguous_offsets()
     {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..end].iter_mut() {
-            *x = op(*x, scalar);
-        }
+        crate::par::for_each_mut(&mut storage[..end], |x| *x = op(*x, scalar));
         return tensor;
+    }
+
+    // A permuted view that covers its storage exactly (a transposed gradient, say): map the
+    // storage in its own order and keep the layout, as `unary_op` does, instead of walking it
+    // element by element through a strided iterator.
+    let layout = tensor.layout();
+    let n = layout.num_elements();
+    if layout.start_offset() == 0
+        && layout.strides().iter().all(|&s| s >= 0)
+        && tensor.storage::<E>().len() == n
+    {
+        let layout = layout.clone();
+        let result = crate::par::map(tensor.storage::<E>(), |&x| op(x, scalar));
+        return FlexTensor::new(Bytes::from_elems(result), layout, E::dtype());
     }
 
     // Allocating path
@@ -331,7 +337,7 @@ where
     let storage: &[E] = tensor.storage();
 
     let result: Vec<E> = match tensor.layout().contiguous_offsets() {
-        Some((start, end)) => storage[start..end].iter().map(|&x| op(x, scalar)).collect(),
+        Some((start, end)) => crate::par::map(&storage[start..end], |&x| op(x, scalar)),
         None => StridedIter::new(tensor.layout())
             .map(|i| op(storage[i], scalar))
             .collect(),
@@ -356,7 +362,7 @@ fn make_tensor<E: bytemuck::Pod + Send + Sync>(
 /// Supports all integer dtypes: I64, I32, I16, I8, U64, U32, U16, U8.
 pub fn int_binary_op<Op>(lhs: FlexTensor, rhs: FlexTensor, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy,
+    Op: Fn(i64, i64) -> i64 + Copy + Send + Sync,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "int_binary_op: dtype mismatch");
 
@@ -384,7 +390,7 @@ where
 /// Note: scalar is truncated to target dtype (matches PyTorch).
 pub fn int_scalar_op<Op>(tensor: FlexTensor, scalar: i64, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy,
+    Op: Fn(i64, i64) -> i64 + Copy + Send + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -526,6 +532,31 @@ mod tests {
             &TensorData::new(expected, vec![3]),
             Tolerance::absolute(f16::from_f32(0.01)),
         );
+    }
+
+    /// A permuted view that covers its storage (`gan` patch: mapped in storage order, layout
+    /// kept) gives the same values, in logical order, as the element-by-element walk. Sizes on
+    /// both sides of the parallel threshold; the shared case keeps the source intact.
+    #[test]
+    fn test_scalar_f32_permuted_views() {
+        for (rows, cols) in [(2usize, 3usize), (300, 400)] {
+            let vals: Vec<f32> = (0..rows * cols).map(|i| i as f32 * 0.5 - 7.0).collect();
+            let src = FlexTensor::from_data(TensorData::new(vals.clone(), vec![rows, cols]));
+            let view = src.transpose(0, 1);
+            let result = scalar_op(view, 3.0, |x, y| x * y - 1.0, |x, y| x * y - 1.0);
+            let mut expected = Vec::with_capacity(rows * cols);
+            for c in 0..cols {
+                for r in 0..rows {
+                    expected.push(vals[r * cols + c] * 3.0 - 1.0);
+                }
+            }
+            assert_eq!(
+                result.into_data(),
+                TensorData::new(expected, vec![cols, rows]),
+                "{rows}x{cols}"
+            );
+            assert_eq!(src.into_data(), TensorData::new(vals, vec![rows, cols]));
+        }
     }
 
     // ===================
