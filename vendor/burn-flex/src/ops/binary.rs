@@ -303,47 +303,15 @@ where
     }
 }
 
-pub(crate) fn scalar_op_typed<E, Op>(mut tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
+pub(crate) fn scalar_op_typed<E, Op>(tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
     Op: Fn(E, E) -> E + Send + Sync,
 {
-    // In-place fast path: unique, contiguous at offset 0
-    if tensor.is_unique()
-        && let Some((0, end)) = tensor.layout().contiguous_offsets()
-    {
-        let storage: &mut [E] = tensor.storage_mut();
-        crate::par::for_each_mut(&mut storage[..end], |x| *x = op(*x, scalar));
-        return tensor;
-    }
-
-    // A permuted view that covers its storage exactly (a transposed gradient, say): map the
-    // storage in its own order and keep the layout, as `unary_op` does, instead of walking it
-    // element by element through a strided iterator.
-    let layout = tensor.layout();
-    let n = layout.num_elements();
-    if layout.start_offset() == 0
-        && layout.strides().iter().all(|&s| s >= 0)
-        && tensor.storage::<E>().len() == n
-    {
-        let layout = layout.clone();
-        let result = crate::par::map(tensor.storage::<E>(), |&x| op(x, scalar));
-        return FlexTensor::new(Bytes::from_elems(result), layout, E::dtype());
-    }
-
-    // Allocating path
-    let shape = tensor.layout().shape().clone();
-    let dtype = tensor.dtype();
-    let storage: &[E] = tensor.storage();
-
-    let result: Vec<E> = match tensor.layout().contiguous_offsets() {
-        Some((start, end)) => crate::par::map(&storage[start..end], |&x| op(x, scalar)),
-        None => StridedIter::new(tensor.layout())
-            .map(|i| op(storage[i], scalar))
-            .collect(),
-    };
-
-    make_tensor(result, shape, dtype)
+    // `gan` patch: a scalar op is a unary op with the scalar bound, so it takes `unary_op`'s
+    // paths (in place, parallel, and a permuted view mapped in storage order with its layout
+    // kept) instead of a copy of them that walked permuted views element by element.
+    crate::ops::unary::unary_op_typed(tensor, move |x| op(x, scalar))
 }
 
 /// Helper to construct a tensor from result data.

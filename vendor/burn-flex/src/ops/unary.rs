@@ -70,7 +70,7 @@ where
 }
 
 /// Generic unary operation for any element type.
-fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
+pub(crate) fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
     E: burn_backend::Element + bytemuck::Pod,
     Op: Fn(E) -> E + Send + Sync,
