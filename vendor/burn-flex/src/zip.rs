@@ -23,6 +23,7 @@
 
 use crate::layout::Layout;
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 /// Max rank we're willing to handle without falling back to the
 /// strided iterator. Burn tensors are capped at 8 dims in practice.
@@ -216,33 +217,53 @@ where
         out.push(op(lhs[nest.lhs_offset], rhs[nest.rhs_offset]));
         return Some(out);
     }
-
-    let (len, l_st, r_st) = nest.inner();
-    match (l_st, r_st) {
-        (1, 1) => nest.for_each_run(|lb, rb| {
-            out.extend(
-                lhs[lb..lb + len]
-                    .iter()
-                    .zip(&rhs[rb..rb + len])
-                    .map(|(&a, &b)| op(a, b)),
-            );
-        }),
-        (1, 0) => nest.for_each_run(|lb, rb| {
-            let b = rhs[rb];
-            out.extend(lhs[lb..lb + len].iter().map(|&a| op(a, b)));
-        }),
-        (0, 1) => nest.for_each_run(|lb, rb| {
-            let a = lhs[lb];
-            out.extend(rhs[rb..rb + len].iter().map(|&b| op(a, b)));
-        }),
-        _ => nest.for_each_run(|lb, rb| {
-            out.extend(
-                (0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])),
-            );
-        }),
-    }
-    debug_assert_eq!(out.len(), numel);
+    fill(&nest, lhs, rhs, &op, &mut out.spare_capacity_mut()[..numel]);
+    // SAFETY: `fill` wrote each of the first `numel` slots.
+    unsafe { out.set_len(numel) };
     Some(out)
+}
+
+/// Writes `op` of the nest's element pairs, in row-major output order, into `out` (exactly the
+/// nest's element count; `ndim >= 1`, no empty dim). Every slot of `out` is written once.
+fn fill<L, R, Out, F>(nest: &ZipNest, lhs: &[L], rhs: &[R], op: &F, out: &mut [MaybeUninit<Out>])
+where
+    L: Copy,
+    R: Copy,
+    F: Fn(L, R) -> Out,
+{
+    let (len, l_st, r_st) = nest.inner();
+    let mut runs = out.chunks_exact_mut(len);
+    nest.for_each_run(|lb, rb| {
+        let dst = runs.next().expect("one output run per nest run");
+        match (l_st, r_st) {
+            (1, 1) => {
+                for (d, (&a, &b)) in dst
+                    .iter_mut()
+                    .zip(lhs[lb..lb + len].iter().zip(&rhs[rb..rb + len]))
+                {
+                    d.write(op(a, b));
+                }
+            }
+            (1, 0) => {
+                let b = rhs[rb];
+                for (d, &a) in dst.iter_mut().zip(&lhs[lb..lb + len]) {
+                    d.write(op(a, b));
+                }
+            }
+            (0, 1) => {
+                let a = lhs[lb];
+                for (d, &b) in dst.iter_mut().zip(&rhs[rb..rb + len]) {
+                    d.write(op(a, b));
+                }
+            }
+            _ => {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    d.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
+                }
+            }
+        }
+    });
+    debug_assert!(runs.next().is_none(), "the nest covers the whole output");
 }
 
 /// Apply `op` over a collapsed nest *in place*, writing the result back
@@ -300,6 +321,117 @@ where
             }
         }),
     }
+}
+
+/// How a nest splits along its outermost collapsed dim into rayon tasks (patched in by `gan`):
+/// blocks of whole outer rows, each at least [`crate::par::CHUNK`] elements.
+#[cfg(feature = "rayon")]
+struct OuterSplit {
+    /// Elements in the nest.
+    numel: usize,
+    /// Elements per outer index.
+    row: usize,
+    /// Outer indices per block.
+    rows_per_block: usize,
+}
+
+#[cfg(feature = "rayon")]
+impl OuterSplit {
+    /// The split of `nest`, or `None` when it is too small to be worth one (see
+    /// [`crate::par::parallel`]).
+    fn of(nest: &ZipNest) -> Option<Self> {
+        if nest.ndim == 0 {
+            return None;
+        }
+        let shape = &nest.shape[..nest.ndim];
+        let numel: usize = shape.iter().product();
+        if !crate::par::parallel(numel) {
+            return None;
+        }
+        let row: usize = shape[1..].iter().product();
+        Some(OuterSplit {
+            numel,
+            row,
+            rows_per_block: crate::par::CHUNK.div_ceil(row),
+        })
+    }
+
+    /// Elements per block (the last may be shorter).
+    fn block_len(&self) -> usize {
+        self.rows_per_block * self.row
+    }
+
+    /// The part of `nest` that block `i`, of `len` elements, covers.
+    fn block(&self, nest: &ZipNest, i: usize, len: usize) -> ZipNest {
+        let first = i * self.rows_per_block;
+        let mut sub = *nest;
+        sub.shape[0] = len / self.row;
+        sub.lhs_offset = nest.lhs_offset + first * nest.lhs_strides[0] as usize;
+        sub.rhs_offset = nest.rhs_offset + first * nest.rhs_strides[0] as usize;
+        sub
+    }
+}
+
+/// [`zip_map`], split over rayon's pool along the outermost dim when the nest is large enough
+/// (patched in by `gan`: upstream runs every broadcast binary op on the calling thread). Each
+/// task writes a disjoint block of the output, so the result is the same.
+pub(crate) fn zip_map_par<L, R, Out, F>(
+    lhs: &[L],
+    lhs_layout: &Layout,
+    rhs: &[R],
+    rhs_layout: &Layout,
+    op: F,
+) -> Option<Vec<Out>>
+where
+    L: Copy + Sync,
+    R: Copy + Sync,
+    Out: Send,
+    F: Fn(L, R) -> Out + Send + Sync,
+{
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        let nest = collapse_for_zip(lhs_layout, rhs_layout)?;
+        if let Some(split) = OuterSplit::of(&nest) {
+            let mut out: Vec<Out> = Vec::with_capacity(split.numel);
+            out.spare_capacity_mut()[..split.numel]
+                .par_chunks_mut(split.block_len())
+                .enumerate()
+                .for_each(|(i, block)| {
+                    let sub = split.block(&nest, i, block.len());
+                    fill(&sub, lhs, rhs, &op, block);
+                });
+            // SAFETY: the blocks tile the first `numel` slots and `fill` wrote each of them.
+            unsafe { out.set_len(split.numel) };
+            return Some(out);
+        }
+    }
+    zip_map(lhs, lhs_layout, rhs, rhs_layout, op)
+}
+
+/// [`zip_apply_inplace`], split over rayon's pool along the outermost dim when the nest is large
+/// enough (patched in by `gan`). The destination is dense, so each task owns a contiguous block.
+pub(crate) fn zip_apply_inplace_par<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
+where
+    D: Copy + Send,
+    S: Copy + Sync,
+    F: Fn(D, S) -> D + Send + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if let Some(split) = OuterSplit::of(nest) {
+        use rayon::prelude::*;
+        let start = nest.lhs_offset;
+        dst[start..start + split.numel]
+            .par_chunks_mut(split.block_len())
+            .enumerate()
+            .for_each(|(i, block)| {
+                let mut sub = split.block(nest, i, block.len());
+                sub.lhs_offset = 0;
+                zip_apply_inplace(&sub, block, src, &op);
+            });
+        return;
+    }
+    zip_apply_inplace(nest, dst, src, op)
 }
 
 // ============================================================================
@@ -772,6 +904,62 @@ mod tests {
                 .expect("dense rhs must be reusable");
             assert_eq!(got, want, "dense-rhs {bshape:?}");
         }
+    }
+
+    /// The split traversals against the per-element reference, above the split threshold and
+    /// inside a two-thread pool (so the split is taken): row, column and scalar broadcasts, a
+    /// same-shape operand (a one-dim nest) and a transposed one (the general strided arm).
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn test_split_zips_match_reference_above_threshold() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (r, c) = (300, 301);
+            let full = [r, c];
+            assert!(crate::par::parallel(r * c));
+            let dense: Vec<f32> = (0..r * c).map(|i| (i as f32 * 0.1).sin()).collect();
+            let dense_layout = Layout::contiguous(Shape::from(full.to_vec()));
+            let transposed = Layout::new(Shape::from(full.to_vec()), vec![1, r as isize], 0);
+            let mut cases: Vec<(Vec<f32>, Layout)> = [
+                (vec![1, c], c),
+                (vec![r, 1], r),
+                (vec![1, 1], 1),
+                (vec![r, c], r * c),
+            ]
+            .into_iter()
+            .map(|(shape, n)| {
+                let data = (0..n).map(|i| i as f32 * 0.5 - 7.0).collect();
+                (data, broadcast_layout(&shape, &full))
+            })
+            .collect();
+            cases.push(((0..r * c).map(|i| i as f32 * 0.25).collect(), transposed));
+            let op = |a: f32, b: f32| a * 2.0 - b;
+            for (data, layout) in &cases {
+                let want = reference(&dense, &dense_layout, data, layout, op);
+                let got = zip_map_par(&dense, &dense_layout, data, layout, op).unwrap();
+                assert_eq!(got, want, "zip_map_par, rhs strides {:?}", layout.strides());
+                let flipped = reference(data, layout, &dense, &dense_layout, op);
+                let got = zip_map_par(data, layout, &dense, &dense_layout, op).unwrap();
+                assert_eq!(
+                    got,
+                    flipped,
+                    "zip_map_par, lhs strides {:?}",
+                    layout.strides()
+                );
+                let nest = collapse_for_zip(&dense_layout, layout).unwrap();
+                let mut got = dense.clone();
+                zip_apply_inplace_par(&nest, &mut got, data, op);
+                assert_eq!(
+                    got,
+                    want,
+                    "zip_apply_inplace_par, src strides {:?}",
+                    layout.strides()
+                );
+            }
+        });
     }
 
     #[test]

@@ -260,9 +260,14 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
     let lhs_ptr = unsafe { lhs_data.as_ptr().add(lhs.layout().start_offset()) };
     let rhs_ptr = unsafe { rhs_data.as_ptr().add(rhs.layout().start_offset()) };
 
-    let out_shape = Shape::from(vec![m, n]);
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
-    let out_data: &mut [T] = output.storage_mut();
+    // The product overwrites every output element (`gemm_call` does not read the destination),
+    // so the buffer is left uninitialised instead of zeroed: zeroing it was a serial pass over
+    // every product's output (patched in by `gan`). An empty inner dim (k = 0) writes nothing,
+    // and its product is zeros.
+    let mut out: Vec<T> = match k {
+        0 => vec![T::zero(); m * n],
+        _ => Vec::with_capacity(m * n),
+    };
 
     let parallelism = get_parallelism(m, n, k);
 
@@ -271,7 +276,7 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
             m,
             n,
             k,
-            out_data.as_mut_ptr(),
+            out.as_mut_ptr(),
             1,
             n as isize,
             lhs_ptr,
@@ -282,9 +287,15 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
             rhs_row_stride,
             parallelism,
         );
+        // SAFETY: with k > 0 the product wrote all m·n elements.
+        out.set_len(m * n);
     }
 
-    output
+    FlexTensor::new(
+        Bytes::from_elems(out),
+        Layout::contiguous(Shape::from(vec![m, n])),
+        T::dtype(),
+    )
 }
 
 /// Strided gemm call for one matrix. Wraps `gemm::gemm` with GemmScalar zero/one.
