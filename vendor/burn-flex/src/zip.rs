@@ -233,36 +233,36 @@ where
 {
     let (len, l_st, r_st) = nest.inner();
     let mut runs = out.chunks_exact_mut(len);
-    nest.for_each_run(|lb, rb| {
-        let dst = runs.next().expect("one output run per nest run");
-        match (l_st, r_st) {
-            (1, 1) => {
-                for (d, (&a, &b)) in dst
-                    .iter_mut()
-                    .zip(lhs[lb..lb + len].iter().zip(&rhs[rb..rb + len]))
-                {
-                    d.write(op(a, b));
-                }
+    let mut next = || runs.next().expect("one output run per nest run");
+    // The stride pair is chosen once, outside the runs, so each arm's loop is monomorphic.
+    match (l_st, r_st) {
+        (1, 1) => nest.for_each_run(|lb, rb| {
+            let dst = next();
+            for (d, (&a, &b)) in dst
+                .iter_mut()
+                .zip(lhs[lb..lb + len].iter().zip(&rhs[rb..rb + len]))
+            {
+                d.write(op(a, b));
             }
-            (1, 0) => {
-                let b = rhs[rb];
-                for (d, &a) in dst.iter_mut().zip(&lhs[lb..lb + len]) {
-                    d.write(op(a, b));
-                }
+        }),
+        (1, 0) => nest.for_each_run(|lb, rb| {
+            let b = rhs[rb];
+            for (d, &a) in next().iter_mut().zip(&lhs[lb..lb + len]) {
+                d.write(op(a, b));
             }
-            (0, 1) => {
-                let a = lhs[lb];
-                for (d, &b) in dst.iter_mut().zip(&rhs[rb..rb + len]) {
-                    d.write(op(a, b));
-                }
+        }),
+        (0, 1) => nest.for_each_run(|lb, rb| {
+            let a = lhs[lb];
+            for (d, &b) in next().iter_mut().zip(&rhs[rb..rb + len]) {
+                d.write(op(a, b));
             }
-            _ => {
-                for (i, d) in dst.iter_mut().enumerate() {
-                    d.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
-                }
+        }),
+        _ => nest.for_each_run(|lb, rb| {
+            for (i, d) in next().iter_mut().enumerate() {
+                d.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
             }
-        }
-    });
+        }),
+    }
     debug_assert!(runs.next().is_none(), "the nest covers the whole output");
 }
 
@@ -389,7 +389,7 @@ where
     F: Fn(L, R) -> Out + Send + Sync,
 {
     #[cfg(feature = "rayon")]
-    {
+    if crate::par::parallel(lhs_layout.num_elements()) {
         use rayon::prelude::*;
         let nest = collapse_for_zip(lhs_layout, rhs_layout)?;
         if let Some(split) = OuterSplit::of(&nest) {
@@ -959,6 +959,49 @@ mod tests {
                     layout.strides()
                 );
             }
+
+            // A three-dim nest (a middle-dim broadcast does not collapse), and operands that
+            // start at an offset into their storage.
+            let full3 = [40usize, 41, 42];
+            let n3 = 40 * 41 * 42;
+            assert!(crate::par::parallel(n3));
+            let dense3: Vec<f32> = (0..n3).map(|i| (i as f32 * 0.01).cos()).collect();
+            let dense3_layout = Layout::contiguous(Shape::from(full3.to_vec()));
+            let mid: Vec<f32> = (0..40 * 42).map(|i| i as f32 - 100.0).collect();
+            let mid_layout = broadcast_layout(&[40, 1, 42], &full3);
+            assert_eq!(
+                collapse_for_zip(&dense3_layout, &mid_layout).unwrap().ndim,
+                3
+            );
+            let want = reference(&dense3, &dense3_layout, &mid, &mid_layout, op);
+            let got = zip_map_par(&dense3, &dense3_layout, &mid, &mid_layout, op).unwrap();
+            assert_eq!(got, want, "zip_map_par, three-dim nest");
+            let nest = collapse_for_zip(&dense3_layout, &mid_layout).unwrap();
+            let mut got = dense3.clone();
+            zip_apply_inplace_par(&nest, &mut got, &mid, op);
+            assert_eq!(got, want, "zip_apply_inplace_par, three-dim nest");
+
+            let (lo, ro) = (5usize, 3usize);
+            let shifted: Vec<f32> = (0..lo + r * c).map(|i| i as f32 * 0.3 - 1.0).collect();
+            let shifted_layout = Layout::new(Shape::from(full.to_vec()), vec![c as isize, 1], lo);
+            let row: Vec<f32> = (0..ro + c).map(|i| i as f32 * 2.0).collect();
+            let row_layout = Layout::new(Shape::from(full.to_vec()), vec![0, 1], ro);
+            let want = reference(&shifted, &shifted_layout, &row, &row_layout, op);
+            let got = zip_map_par(&shifted, &shifted_layout, &row, &row_layout, op).unwrap();
+            assert_eq!(got, want, "zip_map_par, offset operands");
+            let nest = collapse_for_zip(&shifted_layout, &row_layout).unwrap();
+            let mut got = shifted.clone();
+            zip_apply_inplace_par(&nest, &mut got, &row, op);
+            assert_eq!(
+                &got[..lo],
+                &shifted[..lo],
+                "storage before the view untouched"
+            );
+            assert_eq!(
+                &got[lo..],
+                &want[..],
+                "zip_apply_inplace_par, offset operands"
+            );
         });
     }
 

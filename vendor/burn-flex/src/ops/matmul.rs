@@ -262,11 +262,13 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
 
     // The product overwrites every output element (`gemm_call` does not read the destination),
     // so the buffer is left uninitialised instead of zeroed: zeroing it was a serial pass over
-    // every product's output (patched in by `gan`). An empty inner dim (k = 0) writes nothing,
-    // and its product is zeros.
-    let mut out: Vec<T> = match k {
-        0 => vec![T::zero(); m * n],
-        _ => Vec::with_capacity(m * n),
+    // every product's output (patched in by `gan`). Zeroed still: an empty inner dim (k = 0),
+    // whose product is zeros, and a vector output (m or n ≤ 1), which gemm's matrix-vector path
+    // takes as a `&mut [T]` before writing it (and which is too small for zeroing to matter).
+    let mut out: Vec<T> = if k == 0 || m.min(n) <= 1 {
+        vec![T::zero(); m * n]
+    } else {
+        Vec::with_capacity(m * n)
     };
 
     let parallelism = get_parallelism(m, n, k);
@@ -287,7 +289,7 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
             rhs_row_stride,
             parallelism,
         );
-        // SAFETY: with k > 0 the product wrote all m·n elements.
+        // SAFETY: the product wrote all m·n elements (or the buffer was zeroed, already that long).
         out.set_len(m * n);
     }
 
