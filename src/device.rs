@@ -204,6 +204,13 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `device` keeps its tensors in host memory (the CPU backends).
+///
+/// Only the GPU backends report a device identity.
+pub fn on_host(device: &Device) -> bool {
+    device.identity().is_none()
+}
+
 /// Sizes the CPU thread pool (flex, ndarray and the data loaders use rayon's global pool).
 ///
 /// The pool is built on first use, so this must run before any parallel work of the process

@@ -4,6 +4,7 @@
 //! (device, networks, evaluator, run directory: fresh or resumed), `Trainer::train` (the step
 //! loop) and `Trainer::finish` (final grid, checkpoint, animation, summary).
 
+mod adam;
 pub mod checkpoint;
 pub mod interrupt;
 pub mod loss;

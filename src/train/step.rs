@@ -1,11 +1,12 @@
 //! One GAN training step: a discriminator update, then a generator update.
 
 use anyhow::{Result, anyhow};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{TensorData, Transaction};
 
+use super::adam::FusedAdam;
 use super::loss::{bce_fake, bce_real};
 use crate::model::{Discriminator, Generator, NetConfig, NoTap};
 use crate::probe::{ImageProbe, ParamGradZeros, ProbeTensors, Sparsity, SparsityTap};
@@ -54,14 +55,11 @@ impl Gan {
     /// Fresh networks for `net` on the autodiff `device`, Adam(lr, beta1, 0.999, eps 1e-8) each,
     /// with D's rate `lr_d` and G's `lr_g`.
     pub fn new(net: &NetConfig, lr_d: f64, lr_g: f64, beta1: f64, device: &Device) -> Result<Self> {
-        let adam = AdamConfig::new()
-            .with_beta_1(beta1 as f32)
-            .with_beta_2(0.999)
-            .with_epsilon(1e-8);
+        let adam = FusedAdam::new(beta1 as f32, 0.999, 1e-8);
         Ok(Gan {
             g: Generator::new(net, device)?,
             d: Discriminator::new(net, device)?,
-            opt_g: adam.init(),
+            opt_g: adam.clone().init(),
             opt_d: adam.init(),
             lr_d,
             lr_g,
