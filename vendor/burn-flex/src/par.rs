@@ -18,26 +18,63 @@ pub(crate) const MIN_PARALLEL: usize = 64 * 1024;
 #[cfg(feature = "rayon")]
 pub(crate) const CHUNK: usize = 16 * 1024;
 
+/// How long one element of a loop takes, which decides from what size splitting it pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cost {
+    /// A few cycles (arithmetic, comparisons): split from [`MIN_PARALLEL`] elements.
+    Cheap,
+    /// Tens of cycles (libm's exp, tanh, sin...): split from 8K elements, in tasks of 2K.
+    Costly,
+}
+
+impl Cost {
+    /// Fewest elements worth splitting.
+    #[cfg(feature = "rayon")]
+    fn min_parallel(self) -> usize {
+        match self {
+            Cost::Cheap => MIN_PARALLEL,
+            Cost::Costly => 8 * 1024,
+        }
+    }
+
+    /// Elements per rayon task at least.
+    #[cfg(feature = "rayon")]
+    fn chunk(self) -> usize {
+        match self {
+            Cost::Cheap => CHUNK,
+            Cost::Costly => 2 * 1024,
+        }
+    }
+}
+
 /// Whether a loop over `n` elements is worth splitting.
 #[cfg(feature = "rayon")]
 #[inline]
 pub(crate) fn parallel(n: usize) -> bool {
-    n >= MIN_PARALLEL && rayon::current_num_threads() > 1
+    parallel_at(n, Cost::Cheap)
 }
 
-/// Applies `f` to every element of `data` in place.
+/// Whether a loop over `n` elements of this cost is worth splitting.
+#[cfg(feature = "rayon")]
 #[inline]
-pub(crate) fn for_each_mut<E, F>(data: &mut [E], f: F)
+fn parallel_at(n: usize, cost: Cost) -> bool {
+    n >= cost.min_parallel() && rayon::current_num_threads() > 1
+}
+
+/// Applies `f`, of this cost, to every element of `data` in place.
+#[inline]
+pub(crate) fn for_each_mut<E, F>(data: &mut [E], cost: Cost, f: F)
 where
     E: Send,
     F: Fn(&mut E) + Send + Sync,
 {
     #[cfg(feature = "rayon")]
-    if parallel(data.len()) {
-        data.par_chunks_mut(CHUNK)
+    if parallel_at(data.len(), cost) {
+        data.par_chunks_mut(cost.chunk())
             .for_each(|c| c.iter_mut().for_each(&f));
         return;
     }
+    let _ = cost;
     data.iter_mut().for_each(f);
 }
 
@@ -60,18 +97,19 @@ where
     dst.iter_mut().zip(src).for_each(|(d, s)| f(d, s));
 }
 
-/// `f` of every element of `src`, in order.
+/// `f`, of this cost, of every element of `src`, in order.
 #[inline]
-pub(crate) fn map<E, R, F>(src: &[E], f: F) -> Vec<R>
+pub(crate) fn map<E, R, F>(src: &[E], cost: Cost, f: F) -> Vec<R>
 where
     E: Sync,
     R: Send,
     F: Fn(&E) -> R + Send + Sync,
 {
     #[cfg(feature = "rayon")]
-    if parallel(src.len()) {
-        return src.par_iter().with_min_len(CHUNK).map(f).collect();
+    if parallel_at(src.len(), cost) {
+        return src.par_iter().with_min_len(cost.chunk()).map(f).collect();
     }
+    let _ = cost;
     src.iter().map(f).collect()
 }
 
@@ -101,9 +139,9 @@ where
 mod tests {
     use super::*;
 
-    /// Sizes on both sides of the threshold, including ragged last chunks.
-    fn sizes() -> [usize; 4] {
-        [0, 1000, 64 * 1024 + 7, 300_001]
+    /// Sizes on both sides of both thresholds, including ragged last chunks.
+    fn sizes() -> [usize; 5] {
+        [0, 1000, 8 * 1024 + 3, 64 * 1024 + 7, 300_001]
     }
 
     /// Runs `check` inside a two-thread pool, so the parallel branches are taken.
@@ -126,7 +164,7 @@ mod tests {
                 let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).cos()).collect();
 
                 let mut x = a.clone();
-                for_each_mut(&mut x, |v| *v = *v * 3.0 - 1.0);
+                for_each_mut(&mut x, Cost::Cheap, |v| *v = *v * 3.0 - 1.0);
                 assert!(x.iter().zip(&a).all(|(x, a)| *x == *a * 3.0 - 1.0), "n {n}");
 
                 let mut y = a.clone();
@@ -137,9 +175,18 @@ mod tests {
                         .all(|(y, (a, b))| *y == *a / (b + 2.0))
                 );
 
-                let m = map(&a, |v| v.exp());
+                let m = map(&a, Cost::Cheap, |v| v.exp());
                 assert_eq!(m.len(), n);
                 assert!(m.iter().zip(&a).all(|(m, a)| *m == a.exp()));
+
+                for cost in [Cost::Cheap, Cost::Costly] {
+                    let t = map(&a, cost, |v| v.tanh());
+                    assert_eq!(t.len(), n);
+                    assert!(t.iter().zip(&a).all(|(t, a)| *t == a.tanh()));
+                    let mut u = a.clone();
+                    for_each_mut(&mut u, cost, |v| *v = v.tanh());
+                    assert_eq!(u, t, "n {n}, {cost:?}");
+                }
 
                 let z = zip_map(&a, &b, |a, b| a.max(*b));
                 assert_eq!(z.len(), n);

@@ -8,6 +8,7 @@ use burn_std::{BoolDType, Bytes, bf16, f16};
 use num_traits::Float;
 
 use crate::layout::StridedBlocks;
+use crate::par::Cost;
 use crate::{FlexTensor, Layout};
 
 /// Apply a float predicate element-wise, producing a boolean tensor.
@@ -58,19 +59,53 @@ where
     F32Op: Fn(f32) -> f32 + Copy + Send + Sync,
     F64Op: Fn(f64) -> f64 + Copy + Send + Sync,
 {
+    unary_op_at(tensor, Cost::Cheap, f32_op, f64_op)
+}
+
+/// [`unary_op`] for a function of tens of cycles an element (libm's transcendentals), which
+/// pays to split over the pool from a smaller size (patched in by `gan`).
+pub fn costly_unary_op<F32Op, F64Op>(tensor: FlexTensor, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
+where
+    F32Op: Fn(f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64) -> f64 + Copy + Send + Sync,
+{
+    unary_op_at(tensor, Cost::Costly, f32_op, f64_op)
+}
+
+fn unary_op_at<F32Op, F64Op>(
+    tensor: FlexTensor,
+    cost: Cost,
+    f32_op: F32Op,
+    f64_op: F64Op,
+) -> FlexTensor
+where
+    F32Op: Fn(f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64) -> f64 + Copy + Send + Sync,
+{
     let dtype = tensor.dtype();
 
     match dtype {
-        DType::F32 => unary_op_typed(tensor, f32_op),
-        DType::F64 => unary_op_typed(tensor, f64_op),
-        DType::F16 => unary_op_typed(tensor, |x: f16| f16::from_f32(f32_op(x.to_f32()))),
-        DType::BF16 => unary_op_typed(tensor, |x: bf16| bf16::from_f32(f32_op(x.to_f32()))),
+        DType::F32 => unary_op_typed_at(tensor, cost, f32_op),
+        DType::F64 => unary_op_typed_at(tensor, cost, f64_op),
+        DType::F16 => unary_op_typed_at(tensor, cost, |x: f16| f16::from_f32(f32_op(x.to_f32()))),
+        DType::BF16 => {
+            unary_op_typed_at(tensor, cost, |x: bf16| bf16::from_f32(f32_op(x.to_f32())))
+        }
         _ => panic!("unary_op: unsupported dtype {:?}", dtype),
     }
 }
 
 /// Generic unary operation for any element type.
-pub(crate) fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
+pub(crate) fn unary_op_typed<E, Op>(tensor: FlexTensor, op: Op) -> FlexTensor
+where
+    E: burn_backend::Element + bytemuck::Pod,
+    Op: Fn(E) -> E + Send + Sync,
+{
+    unary_op_typed_at(tensor, Cost::Cheap, op)
+}
+
+/// [`unary_op_typed`] for an operation of this cost.
+fn unary_op_typed_at<E, Op>(mut tensor: FlexTensor, cost: Cost, op: Op) -> FlexTensor
 where
     E: burn_backend::Element + bytemuck::Pod,
     Op: Fn(E) -> E + Send + Sync,
@@ -81,7 +116,7 @@ where
     if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
     {
         let storage: &mut [E] = tensor.storage_mut();
-        crate::par::for_each_mut(&mut storage[..n], |x| *x = op(*x));
+        crate::par::for_each_mut(&mut storage[..n], cost, |x| *x = op(*x));
         return tensor;
     }
 
@@ -96,7 +131,7 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let result: Vec<E> = crate::par::map(src, |&x| op(x));
+        let result: Vec<E> = crate::par::map(src, cost, |&x| op(x));
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
@@ -119,7 +154,7 @@ where
     let result = match &blocks {
         // Single contiguous block (with offset)
         StridedBlocks::Single { start, len } => {
-            crate::par::map(&src[*start..*start + *len], |&x| op(x))
+            crate::par::map(&src[*start..*start + *len], cost, |&x| op(x))
         }
         // Strided: iterate over contiguous blocks
         StridedBlocks::Multiple {
@@ -161,17 +196,17 @@ where
 
 /// Exponential: e^x
 pub fn exp(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.exp(), |x| x.exp())
+    costly_unary_op(tensor, |x| x.exp(), |x| x.exp())
 }
 
 /// Natural logarithm: ln(x)
 pub fn log(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.ln(), |x| x.ln())
+    costly_unary_op(tensor, |x| x.ln(), |x| x.ln())
 }
 
 /// Natural logarithm of (1 + x): ln(1 + x)
 pub fn log1p(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.ln_1p(), |x| x.ln_1p())
+    costly_unary_op(tensor, |x| x.ln_1p(), |x| x.ln_1p())
 }
 
 /// Square root
@@ -229,62 +264,62 @@ pub fn recip(tensor: FlexTensor) -> FlexTensor {
 
 /// Cosine
 pub fn cos(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.cos(), |x| x.cos())
+    costly_unary_op(tensor, |x| x.cos(), |x| x.cos())
 }
 
 /// Sine
 pub fn sin(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.sin(), |x| x.sin())
+    costly_unary_op(tensor, |x| x.sin(), |x| x.sin())
 }
 
 /// Tangent
 pub fn tan(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.tan(), |x| x.tan())
+    costly_unary_op(tensor, |x| x.tan(), |x| x.tan())
 }
 
 /// Hyperbolic cosine
 pub fn cosh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.cosh(), |x| x.cosh())
+    costly_unary_op(tensor, |x| x.cosh(), |x| x.cosh())
 }
 
 /// Hyperbolic sine
 pub fn sinh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.sinh(), |x| x.sinh())
+    costly_unary_op(tensor, |x| x.sinh(), |x| x.sinh())
 }
 
 /// Hyperbolic tangent
 pub fn tanh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.tanh(), |x| x.tanh())
+    costly_unary_op(tensor, |x| x.tanh(), |x| x.tanh())
 }
 
 /// Inverse cosine (arccos)
 pub fn acos(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.acos(), |x| x.acos())
+    costly_unary_op(tensor, |x| x.acos(), |x| x.acos())
 }
 
 /// Inverse hyperbolic cosine
 pub fn acosh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.acosh(), |x| x.acosh())
+    costly_unary_op(tensor, |x| x.acosh(), |x| x.acosh())
 }
 
 /// Inverse sine (arcsin)
 pub fn asin(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.asin(), |x| x.asin())
+    costly_unary_op(tensor, |x| x.asin(), |x| x.asin())
 }
 
 /// Inverse hyperbolic sine
 pub fn asinh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.asinh(), |x| x.asinh())
+    costly_unary_op(tensor, |x| x.asinh(), |x| x.asinh())
 }
 
 /// Inverse tangent (arctan)
 pub fn atan(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.atan(), |x| x.atan())
+    costly_unary_op(tensor, |x| x.atan(), |x| x.atan())
 }
 
 /// Inverse hyperbolic tangent
 pub fn atanh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.atanh(), |x| x.atanh())
+    costly_unary_op(tensor, |x| x.atanh(), |x| x.atanh())
 }
 
 /// Round to nearest integer (ties to even / banker's rounding)
@@ -339,7 +374,7 @@ pub fn trunc(tensor: FlexTensor) -> FlexTensor {
 
 /// Error function
 pub fn erf(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, erf_f32, erf_f64)
+    costly_unary_op(tensor, erf_f32, erf_f64)
 }
 
 // ============================================================================
@@ -379,6 +414,38 @@ mod tests {
     use burn_backend::TensorData;
 
     use crate::FlexTensor;
+
+    /// The transcendental ops split over the pool from 8K elements: in a two-thread pool,
+    /// every path (in place, allocating, offset view) gives the serial function's bits.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn test_costly_ops_split_over_the_pool_give_the_serial_values() {
+        let n = 50_000;
+        let data: Vec<f32> = (0..n).map(|i| (i as f32 * 0.013).sin() * 4.0).collect();
+        let tensor = || FlexTensor::from_data(TensorData::new(data.clone(), [n]));
+        let bits = |t: FlexTensor| -> Vec<u32> {
+            let v: Vec<f32> = t.into_data().try_into_vec().unwrap();
+            v.iter().map(|x| x.to_bits()).collect()
+        };
+        let expect = |f: fn(f32) -> f32, from: usize| -> Vec<u32> {
+            data[from..].iter().map(|&x| f(x).to_bits()).collect()
+        };
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
+            .install(|| {
+                assert_eq!(bits(super::tanh(tensor())), expect(f32::tanh, 0));
+                assert_eq!(bits(super::exp(tensor())), expect(f32::exp, 0));
+                // Shared storage takes the allocating path.
+                let shared = tensor();
+                let _keep = shared.clone();
+                assert_eq!(bits(super::sin(shared)), expect(f32::sin, 0));
+                // A view at an offset into its storage.
+                let view = crate::ops::slice::slice(tensor(), &[burn_std::Slice::new(7, None, 1)]);
+                assert_eq!(bits(super::tanh(view)), expect(f32::tanh, 7));
+            });
+    }
 
     #[test]
     fn test_round_ties_even_large_float() {
