@@ -10,6 +10,8 @@
 //! products of each layer (forward, input gradient, weight gradient) are single large matrix
 //! products. Same math as `nn::conv`: outputs agree to float rounding (tests below).
 
+use std::cell::RefCell;
+
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
@@ -19,13 +21,13 @@ use super::rows::Rows;
 
 /// Whether `device` should run the DCGAN on [`Rows`] with these convolutions.
 ///
-/// The GPU backends (the only ones that report a device identity) keep burn's own kernels.
+/// The GPU backends keep burn's own kernels.
 pub fn gathers(device: &Device) -> bool {
-    device.identity().is_none()
+    crate::device::on_host(device)
 }
 
 /// Geometry of one square convolution (dilation 1, one group).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Geometry {
     kernel: usize,
     stride: usize,
@@ -112,7 +114,7 @@ pub fn conv2d(conv: &Conv2d, x: Rows) -> Rows {
 
     // One zero row for the taps that fall in the padding.
     let rows = Tensor::cat(vec![x.tensor, Tensor::zeros([1, c_in], &device)], 0);
-    let taps = index(g.taps(b, [ho, wo], [h, w]), &device);
+    let taps = table(g, b, [ho, wo], [h, w], &device).index;
     let cols = rows.select(0, taps).reshape([b * ho * wo, k * k * c_in]);
     // Weight columns in the same (ky, kx, c_in) order.
     let weight = conv
@@ -152,20 +154,15 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Rows) -> Rows {
         .permute([0, 2, 3, 1])
         .reshape([c_in, k * k * c_out]);
     let contributions = x.tensor.matmul(weight).reshape([b * h * w * k * k, c_out]);
-    let targets = g.taps(b, [h, w], [ho, wo]);
-    let mut y = if is_identity(&targets) {
+    let targets = table(g, b, [h, w], [ho, wo], &device);
+    let mut y = if targets.identity {
         // A 1×1 input projected to a k×k map (stride 1, no padding): every contribution is
         // its own output pixel, already in row order.
         contributions
     } else {
         // Contributions that land in the cropped border go to a discarded last row.
         Tensor::zeros([b * ho * wo + 1, c_out], &device)
-            .select_assign(
-                0,
-                index(targets, &device),
-                contributions,
-                IndexingUpdateOp::Add,
-            )
+            .select_assign(0, targets.index, contributions, IndexingUpdateOp::Add)
             .slice(s![0..b * ho * wo, ..])
     };
     if let Some(bias) = &conv.bias {
@@ -177,6 +174,46 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Rows) -> Rows {
         height: ho,
         width: wo,
     }
+}
+
+/// One tap table, as the index tensor the gathers and scatters take.
+#[derive(Clone)]
+struct Table {
+    /// [`Geometry::taps`] on the device.
+    index: Tensor<1, Int>,
+    /// Whether it sends row i to row i.
+    identity: bool,
+}
+
+/// What a tap table depends on: geometry, batch, the small and the large map's sides.
+type TableKey = (Geometry, usize, [usize; 2], [usize; 2]);
+
+thread_local! {
+    /// Tables already built on this thread (training runs on one): each layer asks for the same
+    /// table every step, which was ~1% of a DCGAN step to rebuild and upload each time.
+    static TABLES: RefCell<Vec<(TableKey, Device, Table)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The tap table for this geometry, batch and pair of maps on `device`, built once per thread.
+fn table(g: Geometry, b: usize, small: [usize; 2], large: [usize; 2], device: &Device) -> Table {
+    /// More distinct tables than any run uses (layers × batch sizes); past it, start over.
+    const KEEP: usize = 64;
+    let key = (g, b, small, large);
+    TABLES.with_borrow_mut(|tables| {
+        if let Some((_, _, t)) = tables.iter().find(|(k, d, _)| *k == key && d == device) {
+            return t.clone();
+        }
+        let rows = g.taps(b, small, large);
+        let table = Table {
+            identity: is_identity(&rows),
+            index: index(rows, device),
+        };
+        if tables.len() >= KEEP {
+            tables.clear();
+        }
+        tables.push((key, device.clone(), table.clone()));
+        table
+    })
 }
 
 /// Whether a scatter table sends row i to row i.
@@ -278,6 +315,31 @@ mod tests {
                 &format!("k{k} s{s} p{p}"),
             );
         }
+    }
+
+    #[test]
+    fn tap_tables_are_built_once_per_shape_and_match_a_fresh_build() {
+        let device = Device::flex();
+        let g = Geometry {
+            kernel: 4,
+            stride: 2,
+            padding: 1,
+        };
+        let data = |t: Table| t.index.into_data().iter::<i64>().collect::<Vec<_>>();
+        let first = table(g, 3, [7, 7], [14, 14], &device);
+        let again = table(g, 3, [7, 7], [14, 14], &device);
+        assert_eq!(data(again.clone()), g.taps(3, [7, 7], [14, 14]));
+        assert_eq!(data(first), data(again));
+        // Another batch is another table.
+        let other = table(g, 2, [7, 7], [14, 14], &device);
+        assert_eq!(data(other), g.taps(2, [7, 7], [14, 14]));
+        let one = Geometry {
+            kernel: 7,
+            stride: 1,
+            padding: 0,
+        };
+        assert!(table(one, 2, [1, 1], [7, 7], &device).identity);
+        assert!(!table(g, 2, [7, 7], [14, 14], &device).identity);
     }
 
     #[test]
