@@ -204,9 +204,10 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Whether `device` keeps its tensors in host memory (the CPU backends).
+/// Whether `device` is one of burn's host backends (flex, ndarray), which keep tensors in host
+/// memory.
 ///
-/// Only the GPU backends report a device identity.
+/// Only the cubecl backends (wgpu, even on a software rasteriser) report a device identity.
 pub fn on_host(device: &Device) -> bool {
     device.identity().is_none()
 }

@@ -195,18 +195,23 @@ thread_local! {
 }
 
 /// The tap table for this geometry, batch and pair of maps on `device`, built once per thread.
+///
+/// Built on the device without autodiff: device equality ignores autodiff, and an index made
+/// on an autodiff device would turn the evaluation passes' untracked inputs into autodiff
+/// tensors. A plain index goes with tracked and untracked inputs alike.
 fn table(g: Geometry, b: usize, small: [usize; 2], large: [usize; 2], device: &Device) -> Table {
     /// More distinct tables than any run uses (layers × batch sizes); past it, start over.
     const KEEP: usize = 64;
     let key = (g, b, small, large);
+    let device = device.clone().inner();
     TABLES.with_borrow_mut(|tables| {
-        if let Some((_, _, t)) = tables.iter().find(|(k, d, _)| *k == key && d == device) {
+        if let Some((_, _, t)) = tables.iter().find(|(k, d, _)| *k == key && *d == device) {
             return t.clone();
         }
         let rows = g.taps(b, small, large);
         let table = Table {
             identity: is_identity(&rows),
-            index: index(rows, device),
+            index: index(rows, &device),
         };
         if tables.len() >= KEEP {
             tables.clear();
@@ -318,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn tap_tables_are_built_once_per_shape_and_match_a_fresh_build() {
+    fn cached_tap_tables_match_a_fresh_build_and_carry_no_autodiff() {
         let device = Device::flex();
         let g = Geometry {
             kernel: 4,
@@ -340,6 +345,11 @@ mod tests {
         };
         assert!(table(one, 2, [1, 1], [7, 7], &device).identity);
         assert!(!table(g, 2, [7, 7], [14, 14], &device).identity);
+        // Asked for first by training on the autodiff device, the table must still suit an
+        // untracked evaluation pass on the plain device.
+        let fresh = table(g, 5, [7, 7], [14, 14], &device.clone().autodiff());
+        assert!(!fresh.index.is_autodiff());
+        assert!(!table(g, 5, [7, 7], [14, 14], &device).index.is_autodiff());
     }
 
     #[test]

@@ -106,14 +106,7 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let f32s = tensor.dtype() == DType::F32
-            && grad.dtype() == DType::F32
-            && state.as_ref().is_none_or(|s| {
-                s.momentum.max_moment_2.is_none()
-                    && s.momentum.moment_1.dtype() == DType::F32
-                    && s.momentum.moment_2.dtype() == DType::F32
-            });
-        if !f32s || !device::on_host(&tensor.device()) {
+        if !fuses(&tensor, &grad, state.as_ref()) {
             return self.burn.step(lr, tensor, grad, state);
         }
         let device = tensor.device();
@@ -151,9 +144,9 @@ impl Optimizer for FusedAdam {
         };
         fused_pass(&factors, &mut p, &g, &mut m, &mut v);
 
-        let tensor = Tensor::from_data(p, &device);
-        let moment_1 = Tensor::from_data(m, &device);
-        let moment_2 = Tensor::from_data(v, &device);
+        let tensor = Tensor::from_data(p, (&device, DType::F32));
+        let moment_1 = Tensor::from_data(m, (&device, DType::F32));
+        let moment_2 = Tensor::from_data(v, (&device, DType::F32));
         let momentum = AdaptiveMomentumState::new(time, moment_1, moment_2);
         (tensor, Some(AdamState::new(momentum)))
     }
@@ -161,6 +154,24 @@ impl Optimizer for FusedAdam {
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
         Adam::to_device(state, device)
     }
+}
+
+/// Whether this update takes the fused path: f32 on a host backend, with Adam's plain state of
+/// the parameter's shape (anything else is burn's to handle, checks included).
+fn fuses<const D: usize>(
+    tensor: &Tensor<D>,
+    grad: &Tensor<D>,
+    state: Option<&AdamState<D>>,
+) -> bool {
+    let f32_like = |t: &Tensor<D>| t.dtype() == DType::F32 && t.shape() == tensor.shape();
+    f32_like(tensor)
+        && f32_like(grad)
+        && state.is_none_or(|s| {
+            s.momentum.max_moment_2.is_none()
+                && f32_like(&s.momentum.moment_1)
+                && f32_like(&s.momentum.moment_2)
+        })
+        && device::on_host(&tensor.device())
 }
 
 /// The whole update over f32 host buffers, in parallel chunks.
@@ -292,6 +303,53 @@ mod tests {
         assert_eq!(step(&mut fused_from_burn, burns.clone()), expected);
         let fresh = step(&mut adam(), burns);
         assert_ne!(fresh, expected, "a restarted state must show");
+    }
+
+    #[test]
+    fn host_f32_parameters_take_the_fused_path_and_odd_states_do_not() {
+        let device = Device::flex();
+        let p = Tensor::<2>::ones([3, 4], &device);
+        let state = |rows: usize| {
+            let m = Tensor::<2>::zeros([rows, 4], &device);
+            AdamState::new(AdaptiveMomentumState::new(1, m.clone(), m))
+        };
+        assert!(fuses(&p, &p, None));
+        assert!(fuses(&p, &p, Some(&state(3))));
+        // A moment of another shape (a foreign checkpoint) is left to burn's checks.
+        assert!(!fuses(&p, &p, Some(&state(2))));
+        let mut amsgrad = state(3);
+        amsgrad.momentum.max_moment_2 = Some(Tensor::zeros([3, 4], &device));
+        assert!(!fuses(&p, &p, Some(&amsgrad)));
+    }
+
+    #[test]
+    fn the_fused_update_is_adams_formula() {
+        let f = Factors {
+            beta_1: 0.5,
+            beta_2: 0.999,
+            keep_1: 0.5,
+            keep_2: 1.0 - 0.999,
+            combined: 0.25,
+            epsilon: 1e-8,
+            lr: 0.01,
+            first: false,
+        };
+        let (g, m0, v0, p0) = ([2.0f32, -1.0], [0.5f32, 0.0], [1.0f32, 4.0], [1.0f32, -3.0]);
+        let (mut p, mut m, mut v) = (p0, m0, v0);
+        f.update(&mut p, &g, &mut m, &mut v);
+        for i in 0..2 {
+            let m1 = m0[i] * 0.5 + g[i] * 0.5;
+            let v1 = v0[i] * 0.999 + (g[i] * g[i]) * (1.0 - 0.999);
+            assert_eq!(m[i], m1);
+            assert_eq!(v[i], v1);
+            assert_eq!(p[i], p0[i] - ((m1 * 0.25) / (v1.sqrt() + 1e-8)) * 0.01);
+        }
+        // The first step starts the moments from the gradient alone.
+        let first = Factors { first: true, ..f };
+        let (mut p, mut m, mut v) = (p0, m0, v0);
+        first.update(&mut p, &g, &mut m, &mut v);
+        assert_eq!(m, [g[0] * 0.5, g[1] * 0.5]);
+        assert_eq!(v[1], (g[1] * g[1]) * (1.0 - 0.999));
     }
 
     #[test]
