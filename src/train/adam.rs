@@ -187,12 +187,13 @@ fn fused_pass(
     let g = g.as_slice::<f32>().expect("f32 gradient on the host");
     let m = m.as_mut_slice::<f32>().expect("f32 moment on the host");
     let v = v.as_mut_slice::<f32>().expect("f32 moment on the host");
+    // The widest vector instructions this CPU has, detected once per parameter.
+    let arch = pulp::Arch::new();
     p.par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
         .zip(m.par_chunks_mut(CHUNK))
         .zip(v.par_chunks_mut(CHUNK))
-        // With the widest vector instructions this CPU has (chosen at run time).
-        .for_each(|(((p, g), m), v)| pulp::Arch::new().dispatch(|| factors.update(p, g, m, v)));
+        .for_each(|(((p, g), m), v)| arch.dispatch(|| factors.update(p, g, m, v)));
 }
 
 #[cfg(test)]
