@@ -1,0 +1,126 @@
+//! Where a run's class imbalance comes from (README, "Default training and the four shapes"):
+//! `cargo run --release --example class_balance -- RUN_DIR` prints the evaluator's class shares
+//! of the run's generator
+//! - sampled as `gan eval` samples it (batch norm with the checkpoint's running statistics),
+//!   and split into the samples inside and outside the real manifold (the k-NN balls of
+//!   precision), so a reader can tell a generator that draws too few crosses from one whose
+//!   crosses are too blurry to be read as crosses;
+//! - with batch norm on each batch of 64's own statistics, as D sees fakes in training;
+//! - with the running statistics re-estimated on the final weights (200 fresh batches).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use burn::prelude::*;
+use gan::data::Dataset;
+use gan::device::{self, Adapter, BackendKind};
+use gan::eval::evaluator::{Evaluator, embed};
+use gan::eval::{K_NEIGHBOURS, Reference, describe, evaluator_for, real_subset, reference_data};
+use gan::rng::{Stream, normal_values};
+use gan::run::RunDir;
+use rayon::prelude::*;
+
+/// Generated and real images compared, as `gan eval`'s default.
+const SAMPLES: usize = 2000;
+/// The noise and real-image seed, as `gan eval`'s default.
+const SEED: u64 = gan::eval::DEFAULT_SEED;
+
+fn main() -> Result<()> {
+    let path = std::env::args()
+        .nth(1)
+        .context("usage: class_balance RUN_DIR")?;
+    let run = RunDir::open(Path::new(&path), "RUN_DIR")?;
+    let settings = run.config()?.args;
+    let data = reference_data(&settings)?;
+    let dev = device::open(BackendKind::Flex, Adapter::default())?.device;
+    // Batch norm uses batch statistics only on the autodiff device.
+    let ad = dev.clone().autodiff();
+    let out = run.path().parent().unwrap_or(Path::new("."));
+    let (model, info) =
+        evaluator_for(&data, &settings, out, &dev)?.context("the run's data has no labels")?;
+    let real = real_subset(&data, SAMPLES, SEED);
+    let reference = Reference::new(&real, Some((model.clone(), info.clone())), &dev)?;
+    let (g, net, step) = run.generator(&dev)?;
+    let z = normal_values(&mut Stream::SampleNoise.rng(SEED), SAMPLES * net.latent_dim);
+    let show = |what: &str, fake: &[f32]| -> Result<()> {
+        println!("{what}: {}", describe(&reference.quality(fake, &dev)?));
+        Ok(())
+    };
+    println!("{} at step {step}", run.path().display());
+
+    let fake = g.images(&z, &net, &dev)?;
+    show("running statistics (gan eval)", &fake)?;
+    manifold_split(&model, &info.classes, &real, &fake, &dev)?;
+
+    let (g_train, _, _) = run.generator(&ad)?;
+    let mut fake = Vec::with_capacity(fake.len());
+    for rows in z.chunks(64 * net.latent_dim) {
+        fake.extend(g_train.images(rows, &net, &ad)?);
+    }
+    show("batch statistics, batches of 64", &fake)?;
+
+    // Momentum 0.1 over 200 batches forgets the checkpoint's statistics entirely.
+    let (g_train, _, _) = run.generator(&ad)?;
+    let fresh = normal_values(
+        &mut Stream::SampleNoise.rng(SEED + 1),
+        200 * 64 * net.latent_dim,
+    );
+    for rows in fresh.chunks(64 * net.latent_dim) {
+        g_train.images(rows, &net, &ad)?;
+    }
+    let fake = g_train.valid().images(&z, &net, &dev)?;
+    show("running statistics re-estimated", &fake)
+}
+
+fn dist2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Prints the class shares of the fakes inside and outside the real manifold: the union of the
+/// balls around each real feature vector reaching its k-th nearest real neighbour.
+fn manifold_split(
+    model: &Evaluator,
+    classes: &[String],
+    real: &Dataset,
+    fake: &[f32],
+    dev: &Device,
+) -> Result<()> {
+    let (rf, _) = embed(model, &real.images, real.channels, real.size, dev)?;
+    let (ff, predicted) = embed(model, fake, real.channels, real.size, dev)?;
+    let dim = rf.len() / real.len;
+    let (rrow, frow) = (
+        |i: usize| &rf[i * dim..(i + 1) * dim],
+        |i: usize| &ff[i * dim..(i + 1) * dim],
+    );
+    let radii: Vec<f32> = (0..real.len)
+        .into_par_iter()
+        .map(|i| {
+            let mut d: Vec<f32> = (0..real.len)
+                .filter(|&j| j != i)
+                .map(|j| dist2(rrow(i), rrow(j)))
+                .collect();
+            *d.select_nth_unstable_by(K_NEIGHBOURS - 1, f32::total_cmp).1
+        })
+        .collect();
+    let inside: Vec<bool> = (0..predicted.len())
+        .into_par_iter()
+        .map(|i| (0..real.len).any(|j| dist2(frow(i), rrow(j)) <= radii[j]))
+        .collect();
+    for (what, want) in [("inside", true), ("outside", false)] {
+        let mut counts = vec![0usize; classes.len()];
+        for (&c, _) in predicted.iter().zip(&inside).filter(|(_, i)| **i == want) {
+            counts[c] += 1;
+        }
+        let n: usize = counts.iter().sum();
+        let shares: Vec<String> = classes
+            .iter()
+            .zip(&counts)
+            .map(|(name, &c)| format!("{name} {:.0}%", 100.0 * c as f64 / n.max(1) as f64))
+            .collect();
+        println!(
+            "  {what} the real manifold ({n} samples): {}",
+            shares.join(" ")
+        );
+    }
+    Ok(())
+}
