@@ -20,7 +20,7 @@ use gan::rng::{Stream, normal_values};
 use gan::run::RunDir;
 use rayon::prelude::*;
 
-/// Generated and real images compared, as `gan eval`'s default.
+/// Generated and real images compared, as `gan eval`'s default (fewer when the data is smaller).
 const SAMPLES: usize = 2000;
 /// The noise and real-image seed, as `gan eval`'s default.
 const SEED: u64 = gan::eval::DEFAULT_SEED;
@@ -38,10 +38,16 @@ fn main() -> Result<()> {
     let out = run.path().parent().unwrap_or(Path::new("."));
     let (model, info) =
         evaluator_for(&data, &settings, out, &dev)?.context("the run's data has no labels")?;
-    let real = real_subset(&data, SAMPLES, SEED);
+    // As `gan eval`: no more samples than the data holds.
+    let n = SAMPLES.min(data.len);
+    anyhow::ensure!(
+        n > K_NEIGHBOURS,
+        "{n} images are too few for the k-NN manifold"
+    );
+    let real = real_subset(&data, n, SEED);
     let reference = Reference::new(&real, Some((model.clone(), info.clone())), &dev)?;
     let (g, net, step) = run.generator(&dev)?;
-    let z = normal_values(&mut Stream::SampleNoise.rng(SEED), SAMPLES * net.latent_dim);
+    let z = normal_values(&mut Stream::SampleNoise.rng(SEED), n * net.latent_dim);
     let show = |what: &str, fake: &[f32]| -> Result<()> {
         println!("{what}: {}", describe(&reference.quality(fake, &dev)?));
         Ok(())
