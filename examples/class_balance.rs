@@ -5,7 +5,7 @@
 //!   and split into the samples inside and outside the real manifold (the k-NN balls of
 //!   precision), so a reader can tell a generator that draws too few crosses from one whose
 //!   crosses are too blurry to be read as crosses;
-//! - with batch norm on each batch of 64's own statistics, as D sees fakes in training;
+//! - with batch norm on each training-size batch's own statistics, as D sees fakes in training;
 //! - with the running statistics re-estimated on the final weights (200 fresh batches).
 
 use std::path::Path;
@@ -58,20 +58,25 @@ fn main() -> Result<()> {
     show("running statistics (gan eval)", &fake)?;
     manifold_split(&model, &info.classes, &real, &fake, &dev)?;
 
+    // Training-mode batches of the run's own size; the last one overlaps the one before so that
+    // no batch is smaller (a batch of one would normalise every value to the offset).
     let (g_train, _, _) = run.generator(&ad)?;
+    let (b, latent) = ((settings.batch_size as usize).min(n), net.latent_dim);
     let mut fake = Vec::with_capacity(fake.len());
-    for rows in z.chunks(64 * net.latent_dim) {
-        fake.extend(g_train.images(rows, &net, &ad)?);
+    let mut done = 0;
+    while done < n {
+        let start = done.min(n - b);
+        let images = g_train.images(&z[start * latent..(start + b) * latent], &net, &ad)?;
+        let per = images.len() / b;
+        fake.extend_from_slice(&images[(done - start) * per..]);
+        done = start + b;
     }
-    show("batch statistics, batches of 64", &fake)?;
+    show(&format!("batch statistics, batches of {b}"), &fake)?;
 
     // Momentum 0.1 over 200 batches forgets the checkpoint's statistics entirely.
     let (g_train, _, _) = run.generator(&ad)?;
-    let fresh = normal_values(
-        &mut Stream::SampleNoise.rng(SEED + 1),
-        200 * 64 * net.latent_dim,
-    );
-    for rows in fresh.chunks(64 * net.latent_dim) {
+    let fresh = normal_values(&mut Stream::SampleNoise.rng(SEED + 1), 200 * b * latent);
+    for rows in fresh.chunks(b * latent) {
         g_train.images(rows, &net, &ad)?;
     }
     let fake = g_train.valid().images(&z, &net, &dev)?;
