@@ -14,11 +14,11 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use gan::data::Dataset;
 use gan::device::{self, Adapter, BackendKind};
-use gan::eval::evaluator::{Evaluator, embed};
+use gan::eval::evaluator::{Evaluator, FEATURES, embed};
+use gan::eval::metrics::{Features, inside_real};
 use gan::eval::{K_NEIGHBOURS, Reference, describe, evaluator_for, real_subset, reference_data};
 use gan::rng::{Stream, normal_values};
 use gan::run::RunDir;
-use rayon::prelude::*;
 
 /// Generated and real images compared, as `gan eval`'s default (fewer when the data is smaller).
 const SAMPLES: usize = 2000;
@@ -83,12 +83,8 @@ fn main() -> Result<()> {
     show("running statistics re-estimated", &fake)
 }
 
-fn dist2(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-/// Prints the class shares of the fakes inside and outside the real manifold: the union of the
-/// balls around each real feature vector reaching its k-th nearest real neighbour.
+/// Prints the class shares of the fakes inside and outside the real manifold (the samples
+/// precision counts, and the rest).
 fn manifold_split(
     model: &Evaluator,
     classes: &[String],
@@ -96,27 +92,19 @@ fn manifold_split(
     fake: &[f32],
     dev: &Device,
 ) -> Result<()> {
-    let (rf, _) = embed(model, &real.images, real.channels, real.size, dev)?;
-    let (ff, predicted) = embed(model, fake, real.channels, real.size, dev)?;
-    let dim = rf.len() / real.len;
-    let (rrow, frow) = (
-        |i: usize| &rf[i * dim..(i + 1) * dim],
-        |i: usize| &ff[i * dim..(i + 1) * dim],
-    );
-    let radii: Vec<f32> = (0..real.len)
-        .into_par_iter()
-        .map(|i| {
-            let mut d: Vec<f32> = (0..real.len)
-                .filter(|&j| j != i)
-                .map(|j| dist2(rrow(i), rrow(j)))
-                .collect();
-            *d.select_nth_unstable_by(K_NEIGHBOURS - 1, f32::total_cmp).1
-        })
-        .collect();
-    let inside: Vec<bool> = (0..predicted.len())
-        .into_par_iter()
-        .map(|i| (0..real.len).any(|j| dist2(frow(i), rrow(j)) <= radii[j]))
-        .collect();
+    let features = |images: &[f32]| -> Result<(Features, Vec<usize>)> {
+        let (values, predicted) = embed(model, images, real.channels, real.size, dev)?;
+        Ok((
+            Features {
+                values,
+                dim: FEATURES,
+            },
+            predicted,
+        ))
+    };
+    let (real_features, _) = features(&real.images)?;
+    let (fake_features, predicted) = features(fake)?;
+    let inside = inside_real(&real_features, &fake_features, K_NEIGHBOURS);
     for (what, want) in [("inside", true), ("outside", false)] {
         let mut counts = vec![0usize; classes.len()];
         for (&c, _) in predicted.iter().zip(&inside).filter(|(_, i)| **i == want) {

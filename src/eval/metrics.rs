@@ -95,11 +95,25 @@ fn knn_radii(x: &Features, k: usize) -> Vec<f32> {
 
 /// Fraction of `query` vectors inside at least one k-NN ball of `manifold`.
 fn inside(manifold: &Features, radii: &[f32], query: &Features) -> f64 {
-    let hits = (0..query.len())
-        .into_par_iter()
-        .filter(|&i| (0..manifold.len()).any(|j| dist2(query.row(i), manifold.row(j)) <= radii[j]))
+    let hits = inside_each(manifold, radii, query)
+        .into_iter()
+        .filter(|&hit| hit)
         .count();
     hits as f64 / query.len().max(1) as f64
+}
+
+/// For each `query` vector, whether it lies inside at least one k-NN ball of `manifold`.
+fn inside_each(manifold: &Features, radii: &[f32], query: &Features) -> Vec<bool> {
+    (0..query.len())
+        .into_par_iter()
+        .map(|i| (0..manifold.len()).any(|j| dist2(query.row(i), manifold.row(j)) <= radii[j]))
+        .collect()
+}
+
+/// For each `fake` vector, whether it lies inside the real manifold (the union of each real
+/// vector's ball reaching its k-th nearest other real vector): the samples precision counts.
+pub fn inside_real(real: &Features, fake: &Features, k: usize) -> Vec<bool> {
+    inside_each(real, &knn_radii(real, k), fake)
 }
 
 /// Improved precision and recall (Kynkäänniemi et al. 2019): precision is the share of fake
@@ -266,6 +280,22 @@ mod tests {
         let collapsed = gaussian(600, &means, &[0.05f32; 8], 6);
         let (p, r) = precision_recall(&real, &collapsed, 3);
         assert!(p > 0.9 && r < 0.2, "precision {p} recall {r}");
+    }
+
+    #[test]
+    fn the_samples_inside_the_real_manifold_are_the_ones_precision_counts() {
+        let means = [0.0f32; 8];
+        let real = gaussian(300, &means, &[1.0f32; 8], 3);
+        // Half near the real data, half far from it.
+        let mut fake = gaussian(100, &means, &[1.0f32; 8], 4);
+        fake.values
+            .extend(gaussian(100, &[6.0f32; 8], &[1.0f32; 8], 5).values);
+        let inside = inside_real(&real, &fake, 3);
+        assert_eq!(inside.len(), 200);
+        let share = inside.iter().filter(|&&i| i).count() as f64 / 200.0;
+        assert_eq!(share, precision_recall(&real, &fake, 3).0);
+        assert!(inside[..100].iter().filter(|&&i| i).count() > 80);
+        assert!(inside[100..].iter().all(|&i| !i));
     }
 
     #[test]
