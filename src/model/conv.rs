@@ -331,12 +331,16 @@ mod tests {
             padding: 1,
         };
         let data = |t: Table| t.index.into_data().iter::<i64>().collect::<Vec<_>>();
-        let first = table(g, 3, [7, 7], [14, 14], &device);
+        let cached = || TABLES.with_borrow(|t| t.len());
+        // Each test runs on a thread of its own, so this thread's cache starts empty.
+        let before = cached();
+        table(g, 3, [7, 7], [14, 14], &device);
         let again = table(g, 3, [7, 7], [14, 14], &device);
-        assert_eq!(data(again.clone()), g.taps(3, [7, 7], [14, 14]));
-        assert_eq!(data(first), data(again));
+        assert_eq!(cached(), before + 1, "the second call must be a cache hit");
+        assert_eq!(data(again), g.taps(3, [7, 7], [14, 14]));
         // Another batch is another table.
         let other = table(g, 2, [7, 7], [14, 14], &device);
+        assert_eq!(cached(), before + 2);
         assert_eq!(data(other), g.taps(2, [7, 7], [14, 14]));
         let one = Geometry {
             kernel: 7,
@@ -349,7 +353,10 @@ mod tests {
         // untracked evaluation pass on the plain device.
         let fresh = table(g, 5, [7, 7], [14, 14], &device.clone().autodiff());
         assert!(!fresh.index.is_autodiff());
+        // The plain device then gets that same table: one entry for both.
+        let entries = cached();
         assert!(!table(g, 5, [7, 7], [14, 14], &device).index.is_autodiff());
+        assert_eq!(cached(), entries);
     }
 
     #[test]
