@@ -64,10 +64,7 @@ impl FrozenTracker {
         let mut offset = 0;
         let mut all = 0;
         for &(layer, n) in layers {
-            let f = self.runs[offset..offset + n]
-                .iter()
-                .filter(|&&r| r >= need)
-                .count();
+            let f = super::count_where(&self.runs[offset..offset + n], |r| r >= need);
             all += f;
             if let Some(l) = layer {
                 frozen[l] += f;

@@ -336,7 +336,7 @@ impl ProbeTensors {
         masks: &[f32],
         param_mask: Vec<bool>,
     ) -> Sparsity {
-        let param_zeros = param_mask.iter().filter(|&&z| z).count();
+        let param_zeros = count_where(&param_mask, |z| z);
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
         let dead_masks = split_masks(masks, &self.d.shapes);
@@ -363,6 +363,16 @@ impl ProbeTensors {
             g_signal_norm_p10: percentile(norms, 0.1),
         }
     }
+}
+
+/// How many of `values` satisfy `pred`. Counted in blocks of 255 into a byte, which the compiler
+/// turns into vector instructions; `filter().count()` over the MLP's ~530K-entry parameter mask
+/// ran one entry at a time (70 µs against 9 µs, about 1% of a probed MLP step).
+pub fn count_where<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> usize {
+    values
+        .chunks(255)
+        .map(|block| block.iter().fold(0u8, |n, &v| n + u8::from(pred(v))) as usize)
+        .sum()
 }
 
 /// The fraction of per-sample gradient norms at or below `metric::STARVED_NORM`.
@@ -407,6 +417,20 @@ mod tests {
 
     fn floats(t: Tensor<1>) -> Vec<f32> {
         t.into_data().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn count_where_counts_as_filter_does_across_and_at_block_edges() {
+        // All true (each block fills its byte to 255), none, and a pattern, at lengths around the
+        // 255-entry block.
+        for n in [0, 1, 254, 255, 256, 510, 1000, 530_000] {
+            let all = vec![true; n];
+            assert_eq!(count_where(&all, |z| z), n);
+            assert_eq!(count_where(&all, |z| !z), 0);
+            let runs: Vec<u16> = (0..n).map(|i| (i * 7919 % 13) as u16).collect();
+            let expect = runs.iter().filter(|&&r| r >= 5).count();
+            assert_eq!(count_where(&runs, |r| r >= 5), expect, "{n}");
+        }
     }
 
     #[test]
