@@ -2189,17 +2189,13 @@ where
     )
 }
 
-/// Rows (of the dims after `dim`) per parallel task of [`extremum_rows`] hold at least this
-/// many elements.
-#[cfg(feature = "rayon")]
-const EXTREMUM_ROWS_TASK: usize = 16 * 1024;
-
 /// The extremum over the middle dim of a contiguous `[outer, dim, inner]` block with `inner > 1`
 /// (gan patch 5). The per-output loop above walks a column at a stride of `inner` elements, one
-/// scalar at a time; here each row of `inner` elements is folded into the running best row, an
-/// element-wise loop the compiler vectorises. Every output still sees its values in order along
-/// `dim` and keeps the first of equal ones; a parallel split folds bands of rows and then folds the
-/// bands' results in order, which gives the same values (a NaN, once met, is kept either way).
+/// scalar at a time; here the first row of each block is copied and every further row is folded
+/// into it element-wise, a loop over contiguous memory that the compiler vectorises. Each output
+/// still meets its values in order along `dim` and keeps the first of equal ones (a NaN, once met,
+/// is kept), so the values are the column walk's to the bit. It runs on the calling thread: a split
+/// into bands of rows over the pool measured no faster at two threads.
 fn extremum_rows<E, F>(
     data: &[E],
     start: usize,
@@ -2209,52 +2205,22 @@ fn extremum_rows<E, F>(
     is_better: &F,
 ) -> Vec<E>
 where
-    E: Element + bytemuck::Pod + Send + Sync,
-    F: Fn(E, E) -> bool + Send + Sync,
+    E: Element + bytemuck::Pod,
+    F: Fn(E, E) -> bool,
 {
-    let fold_into = |best: &mut [E], row: &[E]| {
-        for (b, &v) in best.iter_mut().zip(row) {
-            if is_better(v, *b) {
-                *b = v;
-            }
-        }
-    };
-    // The best of rows `rows` of outer block `o`.
-    let fold_rows = |o: usize, rows: core::ops::Range<usize>| -> Vec<E> {
-        let block = start + o * dim_size * inner;
-        let row = |d: usize| &data[block + d * inner..block + (d + 1) * inner];
-        let mut best = row(rows.start).to_vec();
-        for d in rows.start + 1..rows.end {
-            fold_into(&mut best, row(d));
-        }
-        best
-    };
-
-    #[cfg(feature = "rayon")]
-    if outer * dim_size * inner >= EXTREMUM_PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
-        let band = EXTREMUM_ROWS_TASK.div_ceil(inner).clamp(1, dim_size);
-        let bands_per_block = dim_size.div_ceil(band);
-        let partials: Vec<Vec<E>> = (0..outer * bands_per_block)
-            .into_par_iter()
-            .map(|i| {
-                let (o, b) = (i / bands_per_block, i % bands_per_block);
-                fold_rows(o, b * band..((b + 1) * band).min(dim_size))
-            })
-            .collect();
-        let mut values = Vec::with_capacity(outer * inner);
-        for bands in partials.chunks(bands_per_block) {
-            let mut best = bands[0].clone();
-            for next in &bands[1..] {
-                fold_into(&mut best, next);
-            }
-            values.extend_from_slice(&best);
-        }
-        return values;
-    }
-
     let mut values = Vec::with_capacity(outer * inner);
     for o in 0..outer {
-        values.extend_from_slice(&fold_rows(o, 0..dim_size));
+        let block = &data[start + o * dim_size * inner..start + (o + 1) * dim_size * inner];
+        let first = values.len();
+        values.extend_from_slice(&block[..inner]);
+        let best = &mut values[first..];
+        for row in block.chunks_exact(inner).skip(1) {
+            for (b, &v) in best.iter_mut().zip(row) {
+                if is_better(v, *b) {
+                    *b = v;
+                }
+            }
+        }
     }
     values
 }
@@ -2486,9 +2452,8 @@ mod tests {
     use crate::strided_index::StridedIter;
     use crate::{Flex, FlexTensor, Layout};
 
-    /// gan patch 5: max and min over a dim that is not the last, folded row by row (and in
-    /// bands over a two-thread pool), give the per-column scan's bits, NaN and signed zeros
-    /// included, on both sides of the parallel threshold.
+    /// gan patch 5: max and min over a dim that is not the last, folded row by row, give the
+    /// per-column scan's bits, NaN and signed zeros included.
     #[test]
     fn test_row_folded_extremum_matches_the_column_scan() {
         fn column_scan(data: &[f32], shape: [usize; 3], dim: usize, max: bool) -> Vec<u32> {
@@ -2513,51 +2478,42 @@ mod tests {
             }
             out
         }
-        let run = || {
-            for shape in [[4usize, 3, 5], [128, 16, 32], [300, 2, 64], [3, 9000, 6]] {
-                let n: usize = shape.iter().product();
-                // Distinct values in half the tensor; in the other half only -1, -0 and +0, so
-                // that most columns tie, and which of two equal zeros is kept shows in the bits.
-                let mut data: Vec<f32> = (0..n)
-                    .map(|i| match (i * 7919 % 1013, i % 2) {
-                        (v, 0) => v as f32 - 506.0,
-                        (v, _) => [-1.0, -0.0, 0.0][v % 3],
-                    })
-                    .collect();
-                // NaNs at a few places (a NaN, once met, wins).
-                for i in [n / 3, n - 2] {
-                    data[i] = f32::NAN;
-                }
-                let t = FlexTensor::from_data(TensorData::new(data.clone(), shape.to_vec()));
-                for dim in [0, 1] {
-                    for max in [true, false] {
-                        let got = match max {
-                            true => super::max_dim(t.clone(), dim),
-                            false => super::min_dim(t.clone(), dim),
-                        };
-                        let got: Vec<u32> = got
-                            .into_data()
-                            .to_vec::<f32>()
-                            .unwrap()
-                            .iter()
-                            .map(|v| v.to_bits())
-                            .collect();
-                        assert_eq!(
-                            got,
-                            column_scan(&data, shape, dim, max),
-                            "{shape:?} dim {dim} max {max}"
-                        );
-                    }
+        for shape in [[4usize, 3, 5], [128, 16, 32], [300, 2, 64], [3, 9000, 6]] {
+            let n: usize = shape.iter().product();
+            // Distinct values in half the tensor; in the other half only -1, -0 and +0, so
+            // that most columns tie, and which of two equal zeros is kept shows in the bits.
+            let mut data: Vec<f32> = (0..n)
+                .map(|i| match (i * 7919 % 1013, i % 2) {
+                    (v, 0) => v as f32 - 506.0,
+                    (v, _) => [-1.0, -0.0, 0.0][v % 3],
+                })
+                .collect();
+            // NaNs at a few places (a NaN, once met, wins).
+            for i in [n / 3, n - 2] {
+                data[i] = f32::NAN;
+            }
+            let t = FlexTensor::from_data(TensorData::new(data.clone(), shape.to_vec()));
+            for dim in [0, 1] {
+                for max in [true, false] {
+                    let got = match max {
+                        true => super::max_dim(t.clone(), dim),
+                        false => super::min_dim(t.clone(), dim),
+                    };
+                    let got: Vec<u32> = got
+                        .into_data()
+                        .to_vec::<f32>()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect();
+                    assert_eq!(
+                        got,
+                        column_scan(&data, shape, dim, max),
+                        "{shape:?} dim {dim} max {max}"
+                    );
                 }
             }
-        };
-        run();
-        #[cfg(feature = "rayon")]
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap()
-            .install(run);
+        }
     }
 
     #[test]
