@@ -368,7 +368,7 @@ impl ProbeTensors {
 /// How many of `values` satisfy `pred`. Counted in blocks of 255 into a byte, which the compiler
 /// turns into vector instructions; `filter().count()` over the MLP's ~530K-entry parameter mask
 /// ran one entry at a time (69 µs against 9 µs, about 1% of a probed MLP step).
-pub fn count_where<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> usize {
+fn count_where<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> usize {
     values
         .chunks(255)
         .map(|block| block.iter().fold(0u8, |n, &v| n + u8::from(pred(v))) as usize)
