@@ -143,14 +143,14 @@ mod tests {
             d.hidden[0].bias = Some(Param::from_tensor((bias + kill).autodiff()));
 
             let mut tap = SparsityTap::new(&dev);
-            let grads = d.forward(x.clone(), &mut tap).mean().backward();
+            let mut grads = d.forward(x.clone(), &mut tap).mean().backward();
             let weight_grad = d.hidden[0].weight.val().grad(&grads).unwrap(); // [in, out]
             let into_unit: Vec<f32> = weight_grad
                 .slice([0..784, 5..6])
                 .into_data()
                 .try_into_vec()
                 .unwrap();
-            let stats = crate::probe::tests_support::read_dead(tap.finish(&grads));
+            let stats = crate::probe::tests_support::read_dead(tap.finish(&mut grads));
             assert!(stats[0][5], "{act:?}: unit 5 not counted dead");
             let all_zero = into_unit.iter().all(|&g| g == 0.0);
             assert_eq!(

@@ -2,9 +2,12 @@
 //!
 //! Everything is measured inside the real training step. To get dL/dz for a hidden
 //! pre-activation z (not a leaf, so it cannot `require_grad`), the tap adds a zero leaf
-//! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz. Counts are reduced on
-//! the device; only a few scalars and the per-unit dead flags are read back, in the same transfer
-//! as the losses. See DESIGN.md, "Gradient-sparsity metrics", for the exact definitions.
+//! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz. On a GPU the counts are
+//! reduced on the device and only a few scalars and the per-unit dead flags are read back, in
+//! the same transfer as the losses. On the CPU backends the tensors already lie in host memory,
+//! so the probes take them (the gradients without a copy) and count everything in one pass each,
+//! instead of a chain of tensor operations that each walk the data. See DESIGN.md,
+//! "Gradient-sparsity metrics", for the exact definitions.
 
 pub mod dead;
 pub mod frozen;
@@ -12,7 +15,7 @@ pub mod probe_set;
 
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::tensor::Gradients;
+use burn::tensor::{DType, Gradients};
 
 use crate::model::Tap;
 
@@ -21,6 +24,8 @@ pub use crate::metric::layer_name;
 /// A `Tap` that records each hidden layer's pre-activation signs and adds the gradient probes.
 pub struct SparsityTap {
     device: Device,
+    /// Reduce in host memory (the CPU backends) rather than with tensor operations.
+    on_host: bool,
     layers: Vec<LayerRecord>,
 }
 
@@ -29,10 +34,13 @@ pub struct SparsityTap {
 struct LayerRecord {
     /// Zero leaves added to z, one per forward; their gradients are dL/dz.
     probes: Vec<Tensor<1>>,
-    /// Count of entries of z that are <= 0, per forward.
+    /// Device path, per forward: count of entries of z that are <= 0.
     nonpos: Vec<Tensor<1>>,
-    /// Largest value of z per unit (channel or neuron), per forward.
-    unit_max: Vec<Tensor<1>>,
+    /// Device path, per forward: 1.0 for each unit whose entries are all <= 0.
+    unit_dead: Vec<Tensor<1>>,
+    /// Host path, per forward: z flattened, and how many consecutive entries belong to one unit
+    /// of one sample (1 for `[N, C]` rows, H·W for `[N, C, H, W]` maps).
+    values: Vec<(Tensor<1>, usize)>,
     /// Entries of z over all forwards.
     numel: usize,
     /// Units in the layer.
@@ -42,46 +50,27 @@ struct LayerRecord {
 impl SparsityTap {
     /// A tap adding its probes on `device` (the autodiff device D runs on).
     pub fn new(device: &Device) -> Self {
+        Self::reducing(device, crate::device::on_host(device))
+    }
+
+    /// A tap that reduces in host memory when `on_host`, with tensor operations otherwise.
+    fn reducing(device: &Device, on_host: bool) -> Self {
         SparsityTap {
             device: device.clone(),
+            on_host,
             layers: Vec::new(),
         }
     }
 
-    /// Reduces what was recorded, with the gradients of the D loss, to on-device statistics.
-    pub fn finish(self, grads: &Gradients) -> DStats {
-        let mut counts = Vec::with_capacity(self.layers.len() * 3);
-        let mut masks = Vec::with_capacity(self.layers.len());
-        let mut shapes = Vec::with_capacity(self.layers.len());
-        for rec in self.layers {
-            let zeros = rec
-                .probes
-                .iter()
-                .map(|p| {
-                    let g = p.grad(grads).expect("probe is part of the D loss graph");
-                    count(g.equal_elem(0.0))
-                })
-                .reduce(|a, b| a + b)
-                .expect("every layer is tapped at least once");
-            let nonpos = rec.nonpos.into_iter().reduce(|a, b| a + b).expect("tapped");
-            let unit_max = rec
-                .unit_max
-                .into_iter()
-                .reduce(|a, b| a.max_pair(b))
-                .expect("tapped");
-            // Dead: non-positive for every sample and position of every batch in this update.
-            let dead = unit_max.lower_equal_elem(0.0).float();
-            counts.push(zeros);
-            counts.push(nonpos);
-            counts.push(dead.clone().sum());
-            masks.push(dead);
-            shapes.push((rec.numel, rec.units));
-        }
-        DStats {
-            counts: Tensor::cat(counts, 0),
-            masks: Tensor::cat(masks, 0),
-            shapes,
-        }
+    /// Reduces what was recorded, with the gradients of the D loss, to per-layer statistics.
+    /// The probes' own gradients are taken out of `grads`; D's parameters' are left alone.
+    pub fn finish(self, grads: &mut Gradients) -> DStats {
+        let shapes = self.layers.iter().map(|r| (r.numel, r.units)).collect();
+        let reduced = match self.on_host {
+            true => Reduced::Host(HostStats::of(self.layers, grads)),
+            false => Reduced::Device(Box::new(DeviceStats::of(self.layers, grads))),
+        };
+        DStats { reduced, shapes }
     }
 }
 
@@ -95,8 +84,15 @@ impl Tap for SparsityTap {
         }
         let rec = &mut self.layers[layer];
         let values = z.clone().inner();
-        rec.nonpos.push(count(values.clone().lower_equal_elem(0.0)));
-        rec.unit_max.push(unit_max(values));
+        if self.on_host {
+            // Read once the backward pass is done, with the gradients.
+            rec.values
+                .push((values.reshape([numel]), numel / (dims[0] * units)));
+        } else {
+            rec.nonpos.push(count(values.clone().lower_equal_elem(0.0)));
+            rec.unit_dead
+                .push(unit_min(values.lower_equal_elem(0.0).float()));
+        }
         rec.numel += numel;
         rec.units = units;
         let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();
@@ -107,15 +103,28 @@ impl Tap for SparsityTap {
 
 /// The largest value of each unit (dim 1: channel or neuron) of `z` over the batch and pixels.
 fn unit_max<const D: usize>(z: Tensor<D>) -> Tensor<1> {
+    per_unit(z, |m, dim| m.max_dim(dim))
+}
+
+/// The smallest value of each unit of `z` over the batch and pixels.
+fn unit_min<const D: usize>(z: Tensor<D>) -> Tensor<1> {
+    per_unit(z, |m, dim| m.min_dim(dim))
+}
+
+/// Reduces each unit (dim 1) of `z` with `reduce`, which folds one dim of a matrix.
+fn per_unit<const D: usize>(
+    z: Tensor<D>,
+    reduce: impl Fn(Tensor<2>, usize) -> Tensor<2>,
+) -> Tensor<1> {
     let dims = z.dims();
     let (numel, units) = (dims.iter().product::<usize>(), dims[1]);
-    let max = match D {
+    let folded = match D {
         // [N, C] (dense layers, or conv maps as NHWC rows): straight down the columns.
-        2 => z.reshape([numel / units, units]).max_dim(0),
+        2 => reduce(z.reshape([numel / units, units]), 0),
         // [B, C, ...] -> [C, B·...].
-        _ => z.swap_dims(0, 1).reshape([units, numel / units]).max_dim(1),
+        _ => reduce(z.swap_dims(0, 1).reshape([units, numel / units]), 1),
     };
-    max.reshape([units])
+    folded.reshape([units])
 }
 
 /// Number of `true` entries, as a one-element float tensor (exact below 2^24).
@@ -126,21 +135,155 @@ fn count<const D: usize>(mask: Tensor<D, Bool>) -> Tensor<1> {
     mask.float().sum().inner()
 }
 
-/// D-update statistics still on the device.
+/// A host tensor's values as f32 data: taken without a copy when the tensor is f32, contiguous
+/// and not shared (as gradients are once taken out of `Gradients`).
+fn host_f32<const D: usize>(t: Tensor<D>) -> TensorData {
+    let data = t.into_data();
+    match data.dtype() {
+        DType::F32 => data,
+        _ => data.convert::<f32>(),
+    }
+}
+
+/// The f32 values of data made by `host_f32`.
+fn f32s(data: &TensorData) -> &[f32] {
+    data.as_slice::<f32>().expect("host_f32 makes f32 data")
+}
+
+/// D-update statistics of every tapped layer.
 pub struct DStats {
+    reduced: Reduced,
+    /// Per layer: (entries over both batches, units).
+    shapes: Vec<(usize, usize)>,
+}
+
+/// Where the statistics were reduced.
+enum Reduced {
+    /// With tensor operations, still on the device.
+    Device(Box<DeviceStats>),
+    /// In host memory, already read.
+    Host(HostStats),
+}
+
+/// Statistics still on the device, read back with the step's losses.
+struct DeviceStats {
     /// Per layer: [zero-gradient count, non-positive count, dead-unit count].
     counts: Tensor<1>,
     /// Per layer, concatenated: 1.0 for each dead unit.
     masks: Tensor<1>,
-    /// Per layer: (entries over both batches, units).
-    shapes: Vec<(usize, usize)>,
+}
+
+impl DeviceStats {
+    fn of(layers: Vec<LayerRecord>, grads: &mut Gradients) -> Self {
+        let mut counts = Vec::with_capacity(layers.len() * 3);
+        let mut masks = Vec::with_capacity(layers.len());
+        for rec in layers {
+            let zeros = rec
+                .probes
+                .iter()
+                .map(|p| {
+                    let g = p
+                        .grad_remove(grads)
+                        .expect("probe is part of the D loss graph");
+                    count(g.equal_elem(0.0))
+                })
+                .reduce(|a, b| a + b)
+                .expect("every layer is tapped at least once");
+            let nonpos = rec.nonpos.into_iter().reduce(|a, b| a + b).expect("tapped");
+            // Dead: non-positive for every sample and position of every batch in this update.
+            // The minimum of the 0/1 masks, not the maximum of z: a NaN entry is not <= 0, so
+            // it keeps its unit alive, as on the host path and in DESIGN.md's definition.
+            let dead = rec
+                .unit_dead
+                .into_iter()
+                .reduce(|a, b| a.min_pair(b))
+                .expect("tapped");
+            counts.push(zeros);
+            counts.push(nonpos);
+            counts.push(dead.clone().sum());
+            masks.push(dead);
+        }
+        DeviceStats {
+            counts: Tensor::cat(counts, 0),
+            masks: Tensor::cat(masks, 0),
+        }
+    }
+}
+
+/// Statistics reduced in host memory.
+struct HostStats {
+    /// Per layer: [zero-gradient count, non-positive count, dead-unit count].
+    counts: Vec<[usize; 3]>,
+    /// Per layer: which units were dead.
+    dead: Vec<Vec<bool>>,
+}
+
+impl HostStats {
+    fn of(layers: Vec<LayerRecord>, grads: &mut Gradients) -> Self {
+        let mut counts = Vec::with_capacity(layers.len());
+        let mut dead = Vec::with_capacity(layers.len());
+        for rec in layers {
+            let zeros: usize = rec
+                .probes
+                .iter()
+                .map(|p| {
+                    let g = p
+                        .grad_remove(grads)
+                        .expect("probe is part of the D loss graph");
+                    count_where(f32s(&host_f32(g)), |v| v == 0.0)
+                })
+                .sum();
+            let mut nonpos = 0;
+            let mut alive = vec![false; rec.units];
+            for (z, inner) in rec.values {
+                let data = host_f32(z);
+                let z = f32s(&data);
+                nonpos += count_where(z, |v| v <= 0.0);
+                mark_alive(z, inner, &mut alive);
+            }
+            let layer_dead: Vec<bool> = alive.iter().map(|&a| !a).collect();
+            counts.push([zeros, nonpos, count_where(&layer_dead, |d| d)]);
+            dead.push(layer_dead);
+        }
+        HostStats { counts, dead }
+    }
+}
+
+/// Marks each unit of `z` (flattened `[N, units, inner...]`) that has an entry not <= 0 (a
+/// NaN included, as the device path's `lower_equal_elem` sees it).
+fn mark_alive(z: &[f32], inner: usize, alive: &mut [bool]) {
+    let units = alive.len();
+    if inner == 1 {
+        // Rows of `units` columns: OR each row into the flags, which vectorises.
+        for row in z.chunks_exact(units) {
+            for (a, &v) in alive.iter_mut().zip(row) {
+                *a |= not_nonpos(v);
+            }
+        }
+    } else {
+        for (i, map) in z.chunks_exact(inner).enumerate() {
+            let a = &mut alive[i % units];
+            if !*a {
+                *a = map.iter().any(|&v| not_nonpos(v));
+            }
+        }
+    }
+}
+
+/// Whether `v` is not <= 0: positive, or NaN.
+fn not_nonpos(v: f32) -> bool {
+    v > 0.0 || v.is_nan()
 }
 
 /// Finds the exactly-zero entries of every parameter gradient of a module (counted, and kept
 /// for the frozen-weights measure), with the hidden layer of each parameter.
 pub struct ParamGradZeros<'a> {
-    grads: &'a Gradients,
+    grads: &'a mut Gradients,
+    on_host: bool,
+    /// Device path: each parameter's zero mask.
     masks: Vec<Tensor<1, Bool>>,
+    /// Host path: the zero mask of every parameter so far.
+    host: Vec<bool>,
     numel: usize,
     /// Each parameter's hidden layer (None: the output layer) and size, in visiting order.
     layers: Vec<(Option<usize>, usize)>,
@@ -148,38 +291,76 @@ pub struct ParamGradZeros<'a> {
     path: Vec<String>,
 }
 
-/// The zero entries of D's parameter gradients of one update, still on the device.
+/// The zero entries of D's parameter gradients of one update.
 pub struct ParamZeros {
-    /// True for each zero entry, all parameters concatenated in visiting order. Read back and
-    /// counted on the host: one pass over the gradients on the device and no separate count
-    /// (and a quarter of a float mask's bytes on the CPU backends, which store bools as bytes).
-    mask: Tensor<1, Bool>,
+    mask: ParamMask,
     /// Entries in all.
     numel: usize,
     /// Each parameter's hidden layer (None: the output layer) and size.
     layers: Vec<(Option<usize>, usize)>,
 }
 
+/// True for each zero entry, all parameters concatenated in visiting order.
+enum ParamMask {
+    /// Still on the device: read back and counted on the host (one pass over the gradients on
+    /// the device and no separate count).
+    Device(Box<Tensor<1, Bool>>),
+    /// Compared in host memory.
+    Host(Vec<bool>),
+}
+
 impl<'a> ParamGradZeros<'a> {
-    /// Visits `module`'s parameters and counts the zeros of their gradients in `grads`.
-    pub fn of(module: &impl Module, grads: &'a Gradients) -> ParamZeros {
+    /// Visits `module`'s parameters and finds the zeros of their gradients in `grads`, on
+    /// `device` (D's autodiff device). The gradients keep their values.
+    pub fn of(module: &impl Module, grads: &'a mut Gradients, device: &Device) -> ParamZeros {
+        Self::comparing(module, grads, crate::device::on_host(device))
+    }
+
+    /// Finds the zeros in host memory when `on_host`, with tensor operations otherwise.
+    fn comparing(module: &impl Module, grads: &'a mut Gradients, on_host: bool) -> ParamZeros {
         let mut v = ParamGradZeros {
             grads,
+            on_host,
             masks: Vec::new(),
+            host: Vec::new(),
             numel: 0,
             layers: Vec::new(),
             path: Vec::new(),
         };
         module.visit(&mut v);
-        assert!(
-            !v.masks.is_empty(),
-            "the module has parameters with gradients"
-        );
+        assert!(v.numel > 0, "the module has parameters with gradients");
+        let mask = match on_host {
+            true => ParamMask::Host(v.host),
+            false => ParamMask::Device(Box::new(Tensor::cat(v.masks, 0))),
+        };
         ParamZeros {
-            mask: Tensor::cat(v.masks, 0),
+            mask,
             numel: v.numel,
             layers: v.layers,
         }
+    }
+
+    /// Appends the zero mask of `param`'s gradient read in host memory: the gradient is taken
+    /// out of `grads` (unshared, so read without a copy) and put back as it was.
+    fn compare_on_host<const D: usize>(&mut self, param: &Tensor<D>) -> Option<usize> {
+        let g = param.grad_remove(self.grads)?;
+        let (device, dtype) = (g.device(), g.dtype());
+        let data = g.into_data();
+        let n = data.num_elements();
+        let data = match dtype {
+            DType::F32 => {
+                self.host.extend(f32s(&data).iter().map(|&v| v == 0.0));
+                data
+            }
+            // Compared as a converted copy; the gradient goes back in its own precision.
+            _ => {
+                let copy = data.clone().convert::<f32>();
+                self.host.extend(f32s(&copy).iter().map(|&v| v == 0.0));
+                data
+            }
+        };
+        param.grad_replace(self.grads, Tensor::from_data(data, (&device, dtype)));
+        Some(n)
     }
 }
 
@@ -193,14 +374,21 @@ impl ModuleVisitor for ParamGradZeros<'_> {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = param.val().grad(self.grads) {
-            let n = g.shape().num_elements();
+        let param = param.val();
+        let n = match self.on_host {
+            true => self.compare_on_host(&param),
+            false => param.grad(self.grads).map(|g| {
+                let n = g.shape().num_elements();
+                self.masks.push(g.equal_elem(0.0).reshape([n]));
+                n
+            }),
+        };
+        if let Some(n) = n {
             self.numel += n;
             // D's hidden layers are the elements of its one Vec of blocks (or linear layers):
             // the only numbers in the path. The output layer has none.
             let layer = self.path.iter().find_map(|p| p.parse::<usize>().ok());
             self.layers.push((layer, n));
-            self.masks.push(g.equal_elem(0.0).reshape([n]));
         }
     }
 }
@@ -307,47 +495,60 @@ pub struct Sparsity {
 }
 
 impl ProbeTensors {
-    /// The tensors to read back: D's counts, G's scalars and G's per-sample gradient norms (the
-    /// masks come apart, see `masks` and `param_mask`).
-    pub fn tensors(&self) -> [Tensor<1>; 3] {
-        [
-            self.d.counts.clone(),
-            self.g.values.clone(),
-            self.g.norms.clone(),
-        ]
+    /// The tensors to read back, in this order: G's scalars, G's per-sample gradient norms, then
+    /// (when D's statistics were reduced on the device) D's counts and dead-unit masks. The
+    /// parameter-gradient mask comes apart: see `param_mask`.
+    pub fn tensors(&self) -> Vec<Tensor<1>> {
+        let mut t = vec![self.g.values.clone(), self.g.norms.clone()];
+        if let Reduced::Device(d) = &self.d.reduced {
+            t.push(d.counts.clone());
+            t.push(d.masks.clone());
+        }
+        t
     }
 
-    /// The dead-unit masks to read back.
-    pub fn masks(&self) -> Tensor<1> {
-        self.d.masks.clone()
+    /// The zero mask of D's parameter gradients to read back, when it is on the device.
+    pub fn param_mask(&self) -> Option<Tensor<1, Bool>> {
+        match &self.param_zeros.mask {
+            ParamMask::Device(m) => Some((**m).clone()),
+            ParamMask::Host(_) => None,
+        }
     }
 
-    /// The zero mask of D's parameter gradients to read back.
-    pub fn param_mask(&self) -> Tensor<1, Bool> {
-        self.param_zeros.mask.clone()
-    }
-
-    /// Turns the read-back values into fractions.
-    pub fn interpret(
-        &self,
-        counts: &[f32],
-        g: &[f32],
-        norms: &[f32],
-        masks: &[f32],
-        param_mask: Vec<bool>,
-    ) -> Sparsity {
+    /// Turns the values read back (`read`: what `tensors` listed, in order; `param_mask`: what
+    /// `param_mask` listed) and the host's own reductions into fractions.
+    pub fn interpret(self, read: &[Vec<f32>], param_mask: Option<Vec<bool>>) -> Sparsity {
+        let (g, norms) = (&read[0], &read[1]);
+        let (counts, dead_masks): (Vec<[f64; 3]>, _) = match self.d.reduced {
+            Reduced::Device(_) => (
+                read[2]
+                    .chunks_exact(3)
+                    .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64])
+                    .collect(),
+                split_masks(&read[3], &self.d.shapes),
+            ),
+            Reduced::Host(h) => (
+                h.counts
+                    .iter()
+                    .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64])
+                    .collect(),
+                h.dead,
+            ),
+        };
+        let param_mask = match self.param_zeros.mask {
+            ParamMask::Device(_) => param_mask.expect("the device mask was read back"),
+            ParamMask::Host(m) => m,
+        };
         let param_zeros = count_where(&param_mask, |z| z);
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
-        let dead_masks = split_masks(masks, &self.d.shapes);
-        for (l, (&(numel, units), dead_mask)) in self.d.shapes.iter().zip(dead_masks).enumerate() {
-            let c = &counts[l * 3..l * 3 + 3];
-            zeros_total += c[0] as f64;
+        for ((&(numel, units), c), dead_mask) in self.d.shapes.iter().zip(counts).zip(dead_masks) {
+            zeros_total += c[0];
             numel_total += numel;
             layers.push(LayerSparsity {
-                grad_zero: c[0] as f64 / numel as f64,
-                preact_nonpos: c[1] as f64 / numel as f64,
-                dead_units: c[2] as f64 / units as f64,
+                grad_zero: c[0] / numel as f64,
+                preact_nonpos: c[1] / numel as f64,
+                dead_units: c[2] / units as f64,
                 dead_mask,
             });
         }
@@ -356,7 +557,7 @@ impl ProbeTensors {
             d_grad_zero: zeros_total / numel_total as f64,
             d_param_grad_zero: param_zeros as f64 / self.param_zeros.numel as f64,
             param_zero_mask: param_mask,
-            param_layers: self.param_zeros.layers.clone(),
+            param_layers: self.param_zeros.layers,
             g_signal_zero: g[0] as f64 / self.g.numel as f64,
             g_signal_norm: g[1] as f64,
             g_starved: starved(norms),
@@ -437,64 +638,109 @@ mod tests {
     fn counts_known_zeros_signs_and_dead_units_exactly() {
         let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
-        // Two samples, three units: unit 1 is never positive (dead).
-        let z = Tensor::<2>::from_floats([[1.0, -1.0, 0.0], [2.0, -3.0, 4.0]], &dev).require_grad();
-        let upstream = Tensor::<2>::from_floats([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], &dev);
-        let mut tap = SparsityTap::new(&dev);
-        let h = relu(tap.tap(0, z.clone()));
-        let grads = (h * upstream).sum().backward();
-        // dL/dz = upstream where z > 0: [[1,0,0],[0,0,1]] -> 4 zeros of 6.
-        let stats = tap.finish(&grads);
-        assert_eq!(floats(stats.counts.clone()), [4.0, 3.0, 1.0]);
-        assert_eq!(floats(stats.masks.clone()), [0.0, 1.0, 0.0]);
-        assert_eq!(stats.shapes, [(6, 3)]);
-        // The probe does not change the gradient that reaches z itself.
-        let gz: Vec<f32> = z.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
-        assert_eq!(gz, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        for on_host in [false, true] {
+            // Two samples, three units: unit 1 is never positive (dead).
+            let z =
+                Tensor::<2>::from_floats([[1.0, -1.0, 0.0], [2.0, -3.0, 4.0]], &dev).require_grad();
+            let upstream = Tensor::<2>::from_floats([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], &dev);
+            let mut tap = SparsityTap::reducing(&dev, on_host);
+            let h = relu(tap.tap(0, z.clone()));
+            let mut grads = (h * upstream).sum().backward();
+            // dL/dz = upstream where z > 0: [[1,0,0],[0,0,1]] -> 4 zeros of 6.
+            let stats = tap.finish(&mut grads);
+            assert_eq!(stats.shapes, [(6, 3)]);
+            let (counts, dead) = tests_support::read_stats(stats);
+            assert_eq!(counts, [[4, 3, 1]], "on host: {on_host}");
+            assert_eq!(dead, [[false, true, false]], "on host: {on_host}");
+            // The probe does not change the gradient that reaches z itself.
+            let gz: Vec<f32> = z.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+            assert_eq!(gz, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        }
     }
 
     #[test]
     fn two_forwards_of_one_layer_add_up() {
         let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
-        let mut tap = SparsityTap::new(&dev);
-        // Unit 0 positive only in the second batch: not dead over the whole update.
-        let a = Tensor::<2>::from_floats([[-1.0, 2.0]], &dev);
-        let b = Tensor::<2>::from_floats([[3.0, -2.0]], &dev);
-        let loss = relu(tap.tap(0, a)).sum() + relu(tap.tap(0, b)).sum();
-        let stats = tap.finish(&loss.backward());
-        assert_eq!(floats(stats.counts), [2.0, 2.0, 0.0]);
-        assert_eq!(stats.shapes, [(4, 2)]);
+        for on_host in [false, true] {
+            let mut tap = SparsityTap::reducing(&dev, on_host);
+            // Unit 0 positive only in the second batch: not dead over the whole update.
+            let a = Tensor::<2>::from_floats([[-1.0, 2.0]], &dev);
+            let b = Tensor::<2>::from_floats([[3.0, -2.0]], &dev);
+            let loss = relu(tap.tap(0, a)).sum() + relu(tap.tap(0, b)).sum();
+            let stats = tap.finish(&mut loss.backward());
+            assert_eq!(stats.shapes, [(4, 2)]);
+            let (counts, dead) = tests_support::read_stats(stats);
+            assert_eq!(counts, [[2, 2, 0]], "on host: {on_host}");
+            assert_eq!(dead, [[false, false]], "on host: {on_host}");
+        }
+    }
+
+    /// Conv maps `[2, 3, 2, 2]` of one forward: unit 0 positive somewhere only when `first`,
+    /// unit 1 only zeros (both signs) and negatives, unit 2 negative but for one NaN when `first`.
+    fn maps(first: bool) -> Vec<f32> {
+        (0..24)
+            .map(|i| match (i / 4) % 3 {
+                0 if first && i % 3 == 0 => 1.5,
+                0 => -0.5,
+                1 => [0.0, -0.0, -1.0, -2.0][i % 4],
+                _ if first && i / 12 == 1 && i % 4 == 2 => f32::NAN,
+                _ => -1.0,
+            })
+            .collect()
+    }
+
+    /// Rows `[4, 3]` of one forward, units as in `maps`.
+    fn rows(first: bool) -> Vec<f32> {
+        (0..12)
+            .map(|i| match i % 3 {
+                0 if first && i / 3 == 2 => 3.0,
+                0 => -1.0,
+                1 => [0.0, -0.0, -1.0, 0.0][i / 3],
+                _ if first && i / 3 == 1 => f32::NAN,
+                _ => -2.0,
+            })
+            .collect()
     }
 
     #[test]
-    fn interpret_turns_counts_into_fractions() {
+    fn host_and_device_reductions_agree_on_maps_rows_zeros_and_nans() {
         let _lock = crate::seed_lock();
-        let dev = Device::flex();
-        let p = ProbeTensors {
-            d: DStats {
-                counts: Tensor::zeros([6], &dev),
-                masks: Tensor::zeros([5], &dev),
-                shapes: vec![(100, 2), (300, 3)],
-            },
-            param_zeros: ParamZeros {
-                mask: Tensor::<1>::zeros([5], &dev).equal_elem(1.0),
-                numel: 5,
-                layers: vec![(Some(0), 4), (None, 1)],
-            },
-            g: GStats {
-                values: Tensor::zeros([2], &dev),
-                norms: Tensor::zeros([4], &dev),
-                numel: 40,
-            },
+        let dev = Device::flex().autodiff();
+        let run = |on_host: bool| {
+            let mut tap = SparsityTap::reducing(&dev, on_host);
+            let mut loss = Tensor::<1>::zeros([1], &dev);
+            for first in [true, false] {
+                let m = Tensor::<4>::from_data(TensorData::new(maps(first), [2, 3, 2, 2]), &dev);
+                let r = Tensor::<2>::from_data(TensorData::new(rows(first), [4, 3]), &dev);
+                // Every fifth upstream gradient is zero, so zeros come from two causes.
+                let w4 = (0..24)
+                    .map(|i| (i % 5 != 0) as u8 as f32)
+                    .collect::<Vec<_>>();
+                let w2 = (0..12)
+                    .map(|i| (i % 5 != 1) as u8 as f32)
+                    .collect::<Vec<_>>();
+                let w4 = Tensor::<4>::from_data(TensorData::new(w4, [2, 3, 2, 2]), &dev);
+                let w2 = Tensor::<2>::from_data(TensorData::new(w2, [4, 3]), &dev);
+                loss = loss + (relu(tap.tap(0, m)) * w4).sum() + (tap.tap(1, r) * w2).sum();
+            }
+            let stats = tap.finish(&mut loss.backward());
+            assert_eq!(stats.shapes, [(48, 3), (24, 3)]);
+            tests_support::read_stats(stats)
         };
-        let s = p.interpret(
-            &[50.0, 60.0, 1.0, 30.0, 90.0, 3.0],
-            &[10.0, 2.5],
-            &[0.0, 4.0, 1e-9, 3.0, 0.5, 2.0, 6.0, 7.0, 8.0, 9.0],
-            &[0.0, 1.0, 1.0, 1.0, 1.0],
-            vec![true, false, true, false, false],
-        );
+        let (device, host) = (run(false), run(true));
+        assert_eq!(host, device);
+        // Unit 1 is dead in both layers; a NaN keeps unit 2 alive (it is not <= 0).
+        assert_eq!(host.1, [[false, true, false], [false, true, false]]);
+        let nonpos = |v: Vec<f32>| v.iter().filter(|&&x| x <= 0.0).count();
+        assert_eq!(host.0[0][1], nonpos(maps(true)) + nonpos(maps(false)));
+        assert_eq!(host.0[1][1], nonpos(rows(true)) + nonpos(rows(false)));
+        // Rows pass straight to the loss: their zero gradients are the zero weights (i % 5 == 1: 3 of 12 per forward).
+        assert_eq!(host.0[1][0], 6);
+    }
+
+    /// Checks the fractions `interpret` made of the readings in the test below.
+    fn check_fractions(s: Sparsity) {
         assert_eq!(s.layers[0].grad_zero, 0.5);
         assert_eq!(s.layers[0].preact_nonpos, 0.6);
         assert_eq!(s.layers[0].dead_units, 0.5);
@@ -512,6 +758,69 @@ mod tests {
         assert_eq!(s.g_starved, 0.2);
         assert_eq!(s.g_signal_norm_p10, 0.0);
         assert_eq!(s.param_zero_mask, [true, false, true, false, false]);
+        assert_eq!(s.param_layers, [(Some(0), 4), (None, 1)]);
+    }
+
+    #[test]
+    fn interpret_turns_counts_into_fractions_however_they_were_reduced() {
+        let _lock = crate::seed_lock();
+        let dev = Device::flex();
+        let param_mask = vec![true, false, true, false, false];
+        let g = || GStats {
+            values: Tensor::zeros([2], &dev),
+            norms: Tensor::zeros([4], &dev),
+            numel: 40,
+        };
+        let g_read = vec![10.0, 2.5];
+        let norms = vec![0.0, 4.0, 1e-9, 3.0, 0.5, 2.0, 6.0, 7.0, 8.0, 9.0];
+        let shapes = vec![(100, 2), (300, 3)];
+        let layers = vec![(Some(0), 4), (None, 1)];
+        // Reduced on the device: the counts and masks come back with G's readings.
+        let on_device = ProbeTensors {
+            d: DStats {
+                reduced: Reduced::Device(Box::new(DeviceStats {
+                    counts: Tensor::zeros([6], &dev),
+                    masks: Tensor::zeros([5], &dev),
+                })),
+                shapes: shapes.clone(),
+            },
+            param_zeros: ParamZeros {
+                mask: ParamMask::Device(Box::new(Tensor::<1>::zeros([5], &dev).equal_elem(1.0))),
+                numel: 5,
+                layers: layers.clone(),
+            },
+            g: g(),
+        };
+        assert_eq!(on_device.tensors().len(), 4);
+        assert!(on_device.param_mask().is_some());
+        check_fractions(on_device.interpret(
+            &[
+                g_read.clone(),
+                norms.clone(),
+                vec![50.0, 60.0, 1.0, 30.0, 90.0, 3.0],
+                vec![0.0, 1.0, 1.0, 1.0, 1.0],
+            ],
+            Some(param_mask.clone()),
+        ));
+        // Reduced in host memory: only G's readings come back.
+        let on_host = ProbeTensors {
+            d: DStats {
+                reduced: Reduced::Host(HostStats {
+                    counts: vec![[50, 60, 1], [30, 90, 3]],
+                    dead: vec![vec![false, true], vec![true, true, true]],
+                }),
+                shapes,
+            },
+            param_zeros: ParamZeros {
+                mask: ParamMask::Host(param_mask),
+                numel: 5,
+                layers,
+            },
+            g: g(),
+        };
+        assert_eq!(on_host.tensors().len(), 2);
+        assert!(on_host.param_mask().is_none());
+        check_fractions(on_host.interpret(&[g_read, norms], None));
     }
 
     #[test]
@@ -537,10 +846,26 @@ mod tests {
 pub(crate) mod tests_support {
     use super::*;
 
+    /// Per-layer [zero-gradient, non-positive, dead-unit] counts and dead-unit masks of a
+    /// finished tap, however it reduced them.
+    pub fn read_stats(stats: DStats) -> (Vec<[usize; 3]>, Vec<Vec<bool>>) {
+        match stats.reduced {
+            Reduced::Host(h) => (h.counts, h.dead),
+            Reduced::Device(d) => {
+                let counts: Vec<f32> = d.counts.into_data().try_into_vec().unwrap();
+                let masks: Vec<f32> = d.masks.into_data().try_into_vec().unwrap();
+                let counts = counts
+                    .chunks_exact(3)
+                    .map(|c| [c[0] as usize, c[1] as usize, c[2] as usize])
+                    .collect();
+                (counts, split_masks(&masks, &stats.shapes))
+            }
+        }
+    }
+
     /// Per-layer dead-unit masks of a finished tap.
     pub fn read_dead(stats: DStats) -> Vec<Vec<bool>> {
-        let masks: Vec<f32> = stats.masks.into_data().try_into_vec().unwrap();
-        split_masks(&masks, &stats.shapes)
+        read_stats(stats).1
     }
 }
 
@@ -548,23 +873,54 @@ pub(crate) mod tests_support {
 mod param_tests {
     use super::*;
     use burn::nn::LinearConfig;
+    use burn::tensor::Distribution;
+
+    /// The zero mask found, wherever it was found.
+    fn mask_of(z: &ParamZeros) -> Vec<bool> {
+        match &z.mask {
+            ParamMask::Host(m) => m.clone(),
+            ParamMask::Device(t) => (**t).clone().into_data().iter::<bool>().collect(),
+        }
+    }
+
+    /// Every parameter gradient of a module, in visiting order.
+    struct GradValues<'a>(&'a Gradients, Vec<Vec<f32>>);
+
+    impl ModuleVisitor for GradValues<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = param.val().grad(self.0) {
+                self.1
+                    .push(g.into_data().convert::<f32>().try_into_vec().unwrap());
+            }
+        }
+    }
+
+    fn grad_values(module: &impl Module, grads: &Gradients) -> Vec<Vec<f32>> {
+        let mut v = GradValues(grads, Vec::new());
+        module.visit(&mut v);
+        v.1
+    }
 
     #[test]
-    fn param_grad_zeros_counts_exactly() {
+    fn param_grad_zeros_counts_exactly_on_host_and_device() {
         let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
         let lin = LinearConfig::new(2, 2).init(&dev);
         let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, -1.0]], &dev);
         // Only output 0 feeds the loss: weight column 1 (2 entries) and bias 1 get zero gradient.
         let loss = lin.forward(x).slice([0..2, 0..1]).sum();
-        let grads = loss.backward();
-        let z = ParamGradZeros::of(&lin, &grads);
-        assert_eq!(z.numel, 6);
-        // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
-        let mask: Vec<bool> = z.mask.into_data().try_into_vec().unwrap();
-        assert_eq!(mask, [false, true, false, true, false, true]);
-        // A lone Linear is no hidden layer.
-        assert_eq!(z.layers, [(None, 4), (None, 2)]);
+        let mut grads = loss.backward();
+        let before = grad_values(&lin, &grads);
+        for on_host in [false, true] {
+            let z = ParamGradZeros::comparing(&lin, &mut grads, on_host);
+            assert_eq!(z.numel, 6);
+            // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
+            assert_eq!(mask_of(&z), [false, true, false, true, false, true]);
+            // A lone Linear is no hidden layer.
+            assert_eq!(z.layers, [(None, 4), (None, 2)]);
+            // The optimizer still finds every gradient, unchanged.
+            assert_eq!(grad_values(&lin, &grads), before, "on host: {on_host}");
+        }
     }
 
     #[test]
@@ -578,9 +934,14 @@ mod param_tests {
                 ..NetConfig::default()
             };
             let d = Discriminator::new(&net, &dev).unwrap();
-            let x = Tensor::<4>::zeros([2, 1, 28, 28], &dev);
-            let grads = d.forward(x, &mut NoTap).sum().backward();
-            let z = ParamGradZeros::of(&d, &grads);
+            let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &dev);
+            let mut grads = d.forward(x, &mut NoTap).sum().backward();
+            let before = grad_values(&d, &grads);
+            let device = ParamGradZeros::comparing(&d, &mut grads, false);
+            let z = ParamGradZeros::comparing(&d, &mut grads, true);
+            assert_eq!(mask_of(&z), mask_of(&device), "{arch:?}");
+            assert_eq!(z.layers, device.layers, "{arch:?}");
+            assert_eq!(grad_values(&d, &grads), before, "{arch:?}: gradients kept");
             let layers: Vec<Option<usize>> = z.layers.iter().map(|l| l.0).collect();
             // Every hidden layer has parameters, then the output layer's come last.
             for l in 0..hidden {

@@ -82,8 +82,11 @@ impl Gan {
         let mut tap = probe.then(|| SparsityTap::new(&device));
         let (logits_real, logits_fake) = self.d.forward_pair(real, fake, &mut tap);
         let loss_d = bce_real(logits_real.clone()) + bce_fake(logits_fake.clone());
-        let grads = loss_d.backward();
-        let d_probe = tap.map(|t| (t.finish(&grads), ParamGradZeros::of(&self.d, &grads)));
+        let mut grads = loss_d.backward();
+        let d_probe = tap.map(|t| {
+            let d = t.finish(&mut grads);
+            (d, ParamGradZeros::of(&self.d, &mut grads, &device))
+        });
         let grads = GradientsParams::from_grads(grads, &self.d);
         self.d = self.opt_d.step(self.lr_d, self.d.clone(), grads);
 
@@ -134,27 +137,25 @@ impl StepOutput {
             0,
         );
         let mut tx = Transaction::default().register(scalars);
+        let mut mask_read = false;
         if let Some(p) = &self.probes {
             for t in p.tensors() {
                 tx = tx.register(t);
             }
-            tx = tx.register(p.masks());
-            tx = tx.register(p.param_mask());
+            if let Some(mask) = p.param_mask() {
+                tx = tx.register(mask);
+                mask_read = true;
+            }
         }
         let mut data = tx
             .try_execute()
             .map_err(|e| anyhow!("reading step results from the device: {e:?}"))?;
         // The parameter-gradient zero mask, registered last, is the one boolean tensor; read as
         // bools whatever the backend stores them as (native on the CPU, integers on the GPU).
-        let param_mask = self
-            .probes
-            .is_some()
-            .then(|| bools(data.pop().expect("registered")));
+        let param_mask = mask_read.then(|| bools(data.pop().expect("registered")));
         let values: Vec<Vec<f32>> = data.into_iter().map(to_vec).collect::<Result<_>>()?;
         let s = &values[0];
-        let sparsity = self.probes.as_ref().zip(param_mask).map(|(p, param_mask)| {
-            p.interpret(&values[1], &values[2], &values[3], &values[4], param_mask)
-        });
+        let sparsity = self.probes.map(|p| p.interpret(&values[1..], param_mask));
         Ok(StepScalars {
             loss_d: s[0] as f64,
             loss_g: s[1] as f64,
