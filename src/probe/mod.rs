@@ -5,8 +5,9 @@
 //! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz. On a GPU the counts are
 //! reduced on the device and only a few scalars and the per-unit dead flags are read back, in
 //! the same transfer as the losses. On the CPU backends the tensors already lie in host memory,
-//! so the probes take them (the gradients without a copy) and count everything in one pass each,
-//! instead of a chain of tensor operations that each walk the data. See DESIGN.md,
+//! so D's probes take them (the gradients without a copy) and count in one pass over each,
+//! instead of a chain of tensor operations that each walk the data; G's image probe (one small
+//! tensor per step) keeps its tensor reduction everywhere. See DESIGN.md,
 //! "Gradient-sparsity metrics", for the exact definitions.
 
 pub mod dead;
@@ -448,7 +449,8 @@ pub struct GStats {
     numel: usize,
 }
 
-/// Everything the probes measured in one step, still on the device.
+/// Everything the probes measured in one step: what is still on the device, and what the CPU
+/// backends already reduced in host memory.
 pub struct ProbeTensors {
     /// D update statistics.
     pub d: DStats,
@@ -791,7 +793,9 @@ mod tests {
             },
             g: g(),
         };
-        assert_eq!(on_device.tensors().len(), 4);
+        // In the order `interpret` reads them: G's scalars, G's norms, D's counts, D's masks.
+        let sizes: Vec<usize> = on_device.tensors().iter().map(|t| t.dims()[0]).collect();
+        assert_eq!(sizes, [2, 4, 6, 5]);
         assert!(on_device.param_mask().is_some());
         check_fractions(on_device.interpret(
             &[
@@ -818,7 +822,8 @@ mod tests {
             },
             g: g(),
         };
-        assert_eq!(on_host.tensors().len(), 2);
+        let sizes: Vec<usize> = on_host.tensors().iter().map(|t| t.dims()[0]).collect();
+        assert_eq!(sizes, [2, 4]);
         assert!(on_host.param_mask().is_none());
         check_fractions(on_host.interpret(&[g_read, norms], None));
     }
@@ -911,7 +916,8 @@ mod param_tests {
         let loss = lin.forward(x).slice([0..2, 0..1]).sum();
         let mut grads = loss.backward();
         let before = grad_values(&lin, &grads);
-        for on_host in [false, true] {
+        // Host first: the device pass after it only finds what the host pass put back.
+        for on_host in [true, false] {
             let z = ParamGradZeros::comparing(&lin, &mut grads, on_host);
             assert_eq!(z.numel, 6);
             // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.

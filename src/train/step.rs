@@ -27,7 +27,8 @@ pub struct Gan {
     pub lr_g: f64,
 }
 
-/// What one step leaves on the device; reduced and read back only when logged.
+/// What one step leaves on the device (and, when probed on a CPU backend, what the probes
+/// already reduced on the host); read back only when logged.
 pub struct StepOutput {
     loss_d: Tensor<1>,
     loss_g: Tensor<1>,
@@ -166,10 +167,11 @@ impl StepOutput {
     }
 }
 
-/// A boolean tensor's values. Bools stored a byte each (the CPU backends) are read straight from
-/// the bytes as `b != 0`, as burn's unchecked conversion reads them: its checked
-/// `as_slice::<bool>` validated the ~530K-entry MLP parameter mask byte by byte (1.3–2.2 points
-/// of a probed MLP step's overhead). Bools stored as wider integers take the conversion.
+/// A boolean tensor's values. Bools stored a byte each are read straight from the bytes as
+/// `b != 0`, as burn's unchecked conversion reads them (its checked `as_slice::<bool>` validated
+/// the ~530K-entry MLP parameter mask byte by byte, 1.3–2.2 points of a probed MLP step, when
+/// the CPU backends still read the mask back this way; they now compare on the host). Bools
+/// stored as wider integers, as the GPU stores them, take the conversion.
 fn bools(d: TensorData) -> Vec<bool> {
     match d.dtype() {
         DType::Bool(BoolStore::Native | BoolStore::U8) => {
