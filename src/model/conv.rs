@@ -360,6 +360,26 @@ mod tests {
     }
 
     #[test]
+    fn the_dcgan_sized_transposed_conv_matches_burns() {
+        // G's second stage at its real size (8 × 49 × 16 contributions of 64 channels), beyond
+        // the small geometries above.
+        let _lock = crate::seed_lock();
+        let device = Device::flex().autodiff();
+        let conv = ConvTranspose2dConfig::new([128, 64], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .init(&device);
+        compare(
+            &conv,
+            |c| c.weight.val(),
+            |c, x| conv_transpose2d(c, Rows::from_nchw(x)).into_nchw(),
+            |c, x| c.forward(x),
+            [8, 128, 7, 7],
+            "DCGAN G stage 2",
+        );
+    }
+
+    #[test]
     fn cpu_devices_gather() {
         let _lock = crate::seed_lock();
         assert!(gathers(&Device::flex()));
