@@ -166,6 +166,18 @@ enum Reduced {
     Host(HostStats),
 }
 
+/// Takes each probe's gradient, dL/dz, out of `grads` (it is needed once, and taking it leaves
+/// it unshared, so the host can read it without a copy).
+fn probe_grads<'a>(
+    probes: &'a [Tensor<1>],
+    grads: &'a mut Gradients,
+) -> impl Iterator<Item = Tensor<1>> + 'a {
+    probes.iter().map(|p| {
+        p.grad_remove(grads)
+            .expect("probe is part of the D loss graph")
+    })
+}
+
 /// Statistics still on the device, read back with the step's losses.
 struct DeviceStats {
     /// Per layer: [zero-gradient count, non-positive count, dead-unit count].
@@ -179,15 +191,8 @@ impl DeviceStats {
         let mut counts = Vec::with_capacity(layers.len() * 3);
         let mut masks = Vec::with_capacity(layers.len());
         for rec in layers {
-            let zeros = rec
-                .probes
-                .iter()
-                .map(|p| {
-                    let g = p
-                        .grad_remove(grads)
-                        .expect("probe is part of the D loss graph");
-                    count(g.equal_elem(0.0))
-                })
+            let zeros = probe_grads(&rec.probes, grads)
+                .map(|g| count(g.equal_elem(0.0)))
                 .reduce(|a, b| a + b)
                 .expect("every layer is tapped at least once");
             let nonpos = rec.nonpos.into_iter().reduce(|a, b| a + b).expect("tapped");
@@ -224,15 +229,8 @@ impl HostStats {
         let mut counts = Vec::with_capacity(layers.len());
         let mut dead = Vec::with_capacity(layers.len());
         for rec in layers {
-            let zeros: usize = rec
-                .probes
-                .iter()
-                .map(|p| {
-                    let g = p
-                        .grad_remove(grads)
-                        .expect("probe is part of the D loss graph");
-                    count_where(f32s(&host_f32(g)), |v| v == 0.0)
-                })
+            let zeros: usize = probe_grads(&rec.probes, grads)
+                .map(|g| count_where(f32s(&host_f32(g)), |v| v == 0.0))
                 .sum();
             let mut nonpos = 0;
             let mut alive = vec![false; rec.units];
