@@ -5,7 +5,7 @@
 //! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz. On a GPU the counts are
 //! reduced on the device and only a few scalars and the per-unit dead flags are read back, in
 //! the same transfer as the losses. On the CPU backends the tensors already lie in host memory,
-//! so D's probes take them (the gradients without a copy) and count in one pass over each,
+//! so D's probes take them (the gradients without a copy) and count in a pass or two over each,
 //! instead of a chain of tensor operations that each walk the data; G's image probe (one small
 //! tensor per step) keeps its tensor reduction everywhere. See DESIGN.md,
 //! "Gradient-sparsity metrics", for the exact definitions.
@@ -346,18 +346,10 @@ impl<'a> ParamGradZeros<'a> {
         let (device, dtype) = (g.device(), g.dtype());
         let data = g.into_data();
         let n = data.num_elements();
-        let data = match dtype {
-            DType::F32 => {
-                self.host.extend(f32s(&data).iter().map(|&v| v == 0.0));
-                data
-            }
-            // Compared as a converted copy; the gradient goes back in its own precision.
-            _ => {
-                let copy = data.clone().convert::<f32>();
-                self.host.extend(f32s(&copy).iter().map(|&v| v == 0.0));
-                data
-            }
-        };
+        // Another precision is compared as a converted copy; the gradient goes back as it was.
+        let f32_copy = (dtype != DType::F32).then(|| data.clone().convert::<f32>());
+        let values = f32s(f32_copy.as_ref().unwrap_or(&data));
+        self.host.extend(values.iter().map(|&v| v == 0.0));
         param.grad_replace(self.grads, Tensor::from_data(data, (&device, dtype)));
         Some(n)
     }
