@@ -13,7 +13,7 @@ use burn::tensor::activation::tanh;
 use super::NetConfig;
 use super::activation::Activation;
 use super::conv;
-use super::rows::{self, Rows};
+use super::rows::{self, PendingStats, Rows};
 use super::tap::Tap;
 
 /// DCGAN's weight init: N(0, 0.02).
@@ -94,9 +94,17 @@ impl DcganGenerator {
 
     /// Maps noise `[B, latent]` to images `[B, C, S, S]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let (x, stats) = self.forward_deferring_stats(z);
+        stats.apply();
+        x
+    }
+
+    /// [`Self::forward`] that leaves the batch norms' running-statistics updates to the caller
+    /// on the CPU path (burn's batch norm on the GPU path applies them in place).
+    pub fn forward_deferring_stats(&self, z: Tensor<2>) -> (Tensor<4>, PendingStats) {
         match conv::gathers(&z.device()) {
             true => self.forward_rows(z),
-            false => self.forward_nchw(z),
+            false => (self.forward_nchw(z), PendingStats::default()),
         }
     }
 
@@ -114,7 +122,7 @@ impl DcganGenerator {
     }
 
     /// The same pass on [`Rows`] with gathered convolutions (CPU backends).
-    fn forward_rows(&self, z: Tensor<2>) -> Tensor<4> {
+    fn forward_rows(&self, z: Tensor<2>) -> (Tensor<4>, PendingStats) {
         let [b, _] = z.dims();
         let x = Rows {
             tensor: z,
@@ -122,15 +130,21 @@ impl DcganGenerator {
             height: 1,
             width: 1,
         };
-        let mut x = conv::conv_transpose2d(&self.project, x)
-            .map(|t| self.act.forward(rows::batch_norm(&self.project_norm, t)));
+        let mut stats = PendingStats::default();
+        let mut norm_act = |norm: &BatchNorm, t: Tensor<2>| {
+            let (y, update) = rows::batch_norm_deferred(norm, t, 1);
+            stats.extend(update);
+            self.act.forward(y)
+        };
+        let mut x =
+            conv::conv_transpose2d(&self.project, x).map(|t| norm_act(&self.project_norm, t));
         for block in &self.blocks {
-            x = conv::conv_transpose2d(&block.conv, x)
-                .map(|t| self.act.forward(rows::batch_norm(&block.norm, t)));
+            x = conv::conv_transpose2d(&block.conv, x).map(|t| norm_act(&block.norm, t));
         }
-        conv::conv_transpose2d(&self.to_image, x)
+        let images = conv::conv_transpose2d(&self.to_image, x)
             .map(tanh)
-            .into_nchw()
+            .into_nchw();
+        (images, stats)
     }
 }
 
@@ -286,6 +300,22 @@ impl DcganDiscriminator {
 }
 
 #[cfg(test)]
+impl DcganGenerator {
+    /// Every batch norm's running mean and variance, concatenated, with this thread's latest
+    /// update applied (tests).
+    pub(crate) fn running_stats(&self) -> Vec<f32> {
+        std::iter::once(&self.project_norm)
+            .chain(self.blocks.iter().map(|b| &b.norm))
+            .flat_map(|n| {
+                [n.running_mean.value_sync(), n.running_var.value_sync()]
+                    .into_iter()
+                    .flat_map(|t| t.into_data().try_into_vec::<f32>().unwrap())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
 impl DcganDiscriminator {
     /// Every batch norm's running mean and variance, concatenated, with this thread's latest
     /// update applied (tests).
@@ -348,12 +378,41 @@ mod tests {
     }
 
     #[test]
+    fn a_generator_pass_on_another_thread_with_its_statistics_applied_here_trains_as_inline() {
+        let _lock = crate::seed_lock();
+        // The training step runs G's pass for its own update beside D's, maybe on another
+        // thread of the pool: its running statistics must end as if it ran here.
+        let device = Device::flex().autodiff();
+        let (inline, deferred) = twins(|d| DcganGenerator::new(&cfg(), d).unwrap(), &device);
+        let (_, undeferred) = twins(|d| DcganGenerator::new(&cfg(), d).unwrap(), &device);
+        let undeferred = undeferred.load_record(inline.clone().into_record());
+        for _ in 0..3 {
+            let z = Tensor::<2>::random([5, 8], burn::tensor::Distribution::Default, &device);
+            let y1 = inline.forward(z.clone());
+            let (y2, stats) = std::thread::scope(|s| {
+                s.spawn(|| deferred.forward_deferring_stats(z.clone()))
+                    .join()
+                    .unwrap()
+            });
+            stats.apply();
+            std::thread::scope(|s| s.spawn(|| undeferred.forward(z.clone())).join().unwrap());
+            assert_eq!(y1.into_data(), y2.into_data(), "images");
+        }
+        assert_eq!(inline.running_stats(), deferred.running_stats());
+        // The control: the plain pass on other threads leaves burn's per-thread updates
+        // unmerged, so the statistics read here are stale. Were they not, this test could not
+        // tell the deferral from doing nothing.
+        assert_ne!(inline.running_stats(), undeferred.running_stats());
+    }
+
+    #[test]
     fn generator_rows_pass_matches_the_nchw_pass_with_gradients_and_running_stats() {
         let _lock = crate::seed_lock();
         let device = Device::flex().autodiff();
         let (g1, g2) = twins(|d| DcganGenerator::new(&cfg(), d).unwrap(), &device);
         let z = Tensor::<2>::random([5, 8], burn::tensor::Distribution::Default, &device);
-        let y1 = g1.forward_rows(z.clone());
+        let (y1, stats) = g1.forward_rows(z.clone());
+        stats.apply();
         let y2 = g2.forward_nchw(z);
         assert_eq!(y1.dims(), [5, 3, 28, 28]);
         let grads1 = (y1.clone() * y1.clone()).sum().backward();

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use dcgan::{DcganDiscriminator, DcganGenerator};
 use mlp::{MlpDiscriminator, MlpGenerator};
+pub use rows::PendingStats;
 pub use tap::{NoTap, Tap};
 
 /// A hidden-layer activation.
@@ -157,6 +158,16 @@ impl Generator {
         match self {
             Generator::Dcgan(g) => g.forward(z),
             Generator::Mlp(g) => g.forward(z),
+        }
+    }
+
+    /// [`Self::forward`] that leaves the running-statistics updates of batch norm on the CPU
+    /// path to the caller, so the pass may run on another thread of the pool (burn keeps
+    /// running statistics per thread): apply them on the thread that owns G.
+    pub fn forward_deferring_stats(&self, z: Tensor<2>) -> (Tensor<4>, PendingStats) {
+        match self {
+            Generator::Dcgan(g) => g.forward_deferring_stats(z),
+            Generator::Mlp(g) => (g.forward(z), PendingStats::default()),
         }
     }
 

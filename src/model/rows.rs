@@ -1,5 +1,6 @@
 //! Feature maps as NHWC rows, and the batch norm that suits them.
 
+use burn::module::RunningState;
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 
@@ -63,28 +64,84 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
 /// own statistics: the same values, gradients and running statistics as `groups` separate calls
 /// of [`batch_norm`] in order, from one pass.
 pub fn batch_norm_groups(norm: &BatchNorm, x: Tensor<2>, groups: usize) -> Tensor<2> {
+    let (y, update) = batch_norm_deferred(norm, x, groups);
+    if let Some(update) = update {
+        update.apply();
+    }
+    y
+}
+
+/// [`batch_norm_groups`] that returns its running-statistics update instead of applying it.
+///
+/// burn keeps a running statistic's updates apart per thread and averages them only when
+/// synchronised, so a pass run on another thread must leave the update to the thread that
+/// owns the module: see [`NormUpdate::apply`].
+pub fn batch_norm_deferred(
+    norm: &BatchNorm,
+    x: Tensor<2>,
+    groups: usize,
+) -> (Tensor<2>, Option<NormUpdate>) {
     let device = x.device();
     if !(device.is_autodiff() && norm.training.is_enabled()) {
-        // Inference broadcasts the running statistics: no transposes to avoid.
-        return norm.forward(x);
+        // Inference broadcasts the running statistics: no transposes to avoid, nothing to update.
+        return (norm.forward(x), None);
     }
     let (y, mean, variance) = batch_stats_norm(norm, x, groups);
-    let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<2>| {
-        // One momentum step per group, in order, as separate calls would take them.
-        let mut running = state.value_sync().to_device(&device);
-        let batch = batch.detach();
-        let [_, c] = batch.dims();
-        for g in 0..groups {
-            let stat = batch.clone().slice([g..g + 1, 0..c]).reshape([c]);
-            running = running
-                .mul_scalar(1.0 - norm.momentum)
-                .add(stat.mul_scalar(norm.momentum));
-        }
-        state.update(running.detach());
+    let update = NormUpdate {
+        running_mean: norm.running_mean.clone(),
+        running_var: norm.running_var.clone(),
+        momentum: norm.momentum,
+        mean: mean.detach(),
+        variance: variance.detach(),
     };
-    update(&norm.running_mean, mean);
-    update(&norm.running_var, variance);
-    y
+    (y, Some(update))
+}
+
+/// A batch norm's pending running-statistics update: one momentum step per batch statistic.
+pub struct NormUpdate {
+    running_mean: RunningState<Tensor<1>>,
+    running_var: RunningState<Tensor<1>>,
+    momentum: f64,
+    mean: Tensor<2>,
+    variance: Tensor<2>,
+}
+
+impl NormUpdate {
+    /// Applies the update on the calling thread, as the forward pass would have in place.
+    pub fn apply(self) {
+        let momentum = self.momentum;
+        let update = |state: &RunningState<Tensor<1>>, batch: Tensor<2>| {
+            // One momentum step per group, in order, as separate calls would take them.
+            let mut running = state.value_sync().to_device(&batch.device());
+            let [groups, c] = batch.dims();
+            for g in 0..groups {
+                let stat = batch.clone().slice([g..g + 1, 0..c]).reshape([c]);
+                running = running
+                    .mul_scalar(1.0 - momentum)
+                    .add(stat.mul_scalar(momentum));
+            }
+            state.update(running.detach());
+        };
+        update(&self.running_mean, self.mean);
+        update(&self.running_var, self.variance);
+    }
+}
+
+/// Running-statistics updates of a forward pass, not yet applied.
+#[derive(Default)]
+#[must_use = "the running statistics change only when applied"]
+pub struct PendingStats(Vec<NormUpdate>);
+
+impl PendingStats {
+    /// Adds an update, to be applied after those already held.
+    pub fn extend(&mut self, update: Option<NormUpdate>) {
+        self.0.extend(update);
+    }
+
+    /// Applies the updates, in layer order, on the calling thread.
+    pub fn apply(self) {
+        self.0.into_iter().for_each(NormUpdate::apply);
+    }
 }
 
 /// Training-mode batch norm of `[N, C]` rows (the batch's own statistics) that leaves the

@@ -8,8 +8,11 @@ use burn::tensor::{BoolStore, DType, TensorData, Transaction};
 
 use super::adam::FusedAdam;
 use super::loss::{bce_fake, bce_real};
+use crate::device;
 use crate::model::{Discriminator, Generator, NetConfig, NoTap};
-use crate::probe::{ImageProbe, ParamGradZeros, ProbeTensors, Sparsity, SparsityTap};
+use crate::probe::{
+    DStats, ImageProbe, ParamGradZeros, ParamZeros, ProbeTensors, Sparsity, SparsityTap,
+};
 
 /// The two networks and their optimizers.
 pub struct Gan {
@@ -77,22 +80,27 @@ impl Gan {
         probe: bool,
     ) -> StepOutput {
         let device = real.device();
-        // D step: batch norm sees the real and the fake batch each alone (the classic DCGAN
-        // recipe, as in the PyTorch reference), though both go through D in one pass.
         let fake = self.g.forward(z_d).detach();
-        let mut tap = probe.then(|| SparsityTap::new(&device));
-        let (logits_real, logits_fake) = self.d.forward_pair(real, fake, &mut tap);
-        let loss_d = bce_real(logits_real.clone()) + bce_fake(logits_fake.clone());
-        let mut grads = loss_d.backward();
-        let d_probe = tap.map(|t| {
-            let d = t.finish(&mut grads);
-            (d, ParamGradZeros::of(&self.d, &mut grads, &device))
-        });
-        let grads = GradientsParams::from_grads(grads, &self.d);
-        self.d = self.opt_d.step(self.lr_d, self.d.clone(), grads);
+        // G's pass on fresh noise for its own update reads only G's parameters, which change
+        // at the end of the step, so on the CPU backends it runs beside D's update and fills
+        // the cores D's serial work leaves idle. `join` runs D's update on this thread, which
+        // owns the batch-norm running statistics (burn keeps them per thread), and G's
+        // statistics are updated here after both are done. Only from inside the pool: called
+        // from outside it, `join` would move D's update onto a worker.
+        let beside = device::on_host(&device) && rayon::current_thread_index().is_some();
+        let update_d =
+            || update_discriminator(&mut self.d, &mut self.opt_d, self.lr_d, (real, fake), probe);
+        let g_pass = || self.g.forward_deferring_stats(z_g);
+        let (d_update, (fake, g_stats)) = match beside {
+            true => rayon::join(update_d, g_pass),
+            false => {
+                let d = update_d();
+                (d, g_pass())
+            }
+        };
+        g_stats.apply();
 
         // G step: fresh noise through the updated D; only G's parameters are stepped.
-        let fake = self.g.forward(z_g);
         let (fake, image_probe) = match probe {
             true => {
                 let (x, p) = ImageProbe::attach(fake);
@@ -110,17 +118,54 @@ impl Gan {
         let grads = GradientsParams::from_grads(grads, &self.g);
         self.g = self.opt_g.step(self.lr_g, self.g.clone(), grads);
 
-        let probes = match (d_probe, g_probe) {
+        let probes = match (d_update.probe, g_probe) {
             (Some((d, param_zeros)), Some(g)) => Some(ProbeTensors { d, param_zeros, g }),
             _ => None,
         };
         StepOutput {
-            loss_d: loss_d.inner(),
+            loss_d: d_update.loss.inner(),
             loss_g: loss_g.inner(),
-            logits_real: logits_real.inner(),
-            logits_fake: logits_fake.inner(),
+            logits_real: d_update.logits_real.inner(),
+            logits_fake: d_update.logits_fake.inner(),
             probes,
         }
+    }
+}
+
+/// What D's update leaves for the rest of the step.
+struct DUpdate {
+    loss: Tensor<1>,
+    logits_real: Tensor<1>,
+    logits_fake: Tensor<1>,
+    probe: Option<(DStats, ParamZeros)>,
+}
+
+/// D's update on a real batch and a detached fake one; with `probe`, D's probes ride along.
+fn update_discriminator(
+    d: &mut Discriminator,
+    opt: &mut ModuleOptimizer,
+    lr: f64,
+    (real, fake): (Tensor<4>, Tensor<4>),
+    probe: bool,
+) -> DUpdate {
+    let device = real.device();
+    // Batch norm sees the real and the fake batch each alone (the classic DCGAN recipe, as in
+    // the PyTorch reference), though both go through D in one pass.
+    let mut tap = probe.then(|| SparsityTap::new(&device));
+    let (logits_real, logits_fake) = d.forward_pair(real, fake, &mut tap);
+    let loss = bce_real(logits_real.clone()) + bce_fake(logits_fake.clone());
+    let mut grads = loss.backward();
+    let probe = tap.map(|t| {
+        let taps = t.finish(&mut grads);
+        (taps, ParamGradZeros::of(d, &mut grads, &device))
+    });
+    let grads = GradientsParams::from_grads(grads, &*d);
+    *d = opt.step(lr, d.clone(), grads);
+    DUpdate {
+        loss,
+        logits_real,
+        logits_fake,
+        probe,
     }
 }
 
