@@ -60,8 +60,13 @@ impl Gan {
     /// with D's rate `lr_d` and G's `lr_g`.
     pub fn new(net: &NetConfig, lr_d: f64, lr_g: f64, beta1: f64, device: &Device) -> Result<Self> {
         let adam = FusedAdam::new(beta1 as f32, 0.999, 1e-8);
+        // Parameters are initialised lazily and a clone shares the pending initialisation, so
+        // the untracked copy the step makes of G would otherwise decide the original's
+        // gradient tracking; initialise them now.
+        let g = Generator::new(net, device)?;
+        let _ = g.clone().into_record();
         Ok(Gan {
-            g: Generator::new(net, device)?,
+            g,
             d: Discriminator::new(net, device)?,
             opt_g: adam.clone().init(),
             opt_d: adam.init(),
@@ -80,7 +85,9 @@ impl Gan {
         probe: bool,
     ) -> StepOutput {
         let device = real.device();
-        let fake = self.g.forward(z_d).detach();
+        // D's fake batch is detached: a copy of G that does not track its parameters records no
+        // graph and keeps no activations for a backward pass that never comes.
+        let fake = self.g.clone().no_grad().forward(z_d);
         // G's pass on fresh noise for its own update reads only G's parameters, which change
         // at the end of the step, so on the CPU backends it runs beside D's update and fills
         // the cores D's serial work leaves idle. `join` runs D's update on this thread, which
