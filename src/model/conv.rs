@@ -189,8 +189,9 @@ struct Table {
 type TableKey = (Geometry, usize, [usize; 2], [usize; 2]);
 
 thread_local! {
-    /// Tables already built on this thread (training runs on one): each layer asks for the same
-    /// table every step, which was ~1% of a DCGAN step to rebuild and upload each time.
+    /// Tables already built on this thread (a pool worker; G's pass may run on either, so each
+    /// builds its own): each layer asks for the same table every step, which was ~1% of a
+    /// DCGAN step to rebuild and upload each time.
     static TABLES: RefCell<Vec<(TableKey, Device, Table)>> = const { RefCell::new(Vec::new()) };
 }
 

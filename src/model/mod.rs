@@ -163,7 +163,8 @@ impl Generator {
 
     /// [`Self::forward`] that leaves the running-statistics updates of batch norm on the CPU
     /// path to the caller, so the pass may run on another thread of the pool (burn keeps
-    /// running statistics per thread): apply them on the thread that owns G.
+    /// running statistics per thread): apply them on the thread that owns G. The GPU path
+    /// updates them in place, so there the pass must run on the owning thread.
     pub fn forward_deferring_stats(&self, z: Tensor<2>) -> (Tensor<4>, PendingStats) {
         match self {
             Generator::Dcgan(g) => g.forward_deferring_stats(z),

@@ -139,8 +139,20 @@ impl PendingStats {
     }
 
     /// Applies the updates, in layer order, on the calling thread.
-    pub fn apply(self) {
-        self.0.into_iter().for_each(NormUpdate::apply);
+    pub fn apply(mut self) {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .for_each(NormUpdate::apply);
+    }
+}
+
+impl Drop for PendingStats {
+    /// `#[must_use]` misses `let (x, _) = …`; a debug build catches updates dropped unapplied.
+    fn drop(&mut self) {
+        debug_assert!(
+            self.0.is_empty() || std::thread::panicking(),
+            "batch-norm running-statistics updates dropped without being applied"
+        );
     }
 }
 

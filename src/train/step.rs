@@ -61,13 +61,15 @@ impl Gan {
     pub fn new(net: &NetConfig, lr_d: f64, lr_g: f64, beta1: f64, device: &Device) -> Result<Self> {
         let adam = FusedAdam::new(beta1 as f32, 0.999, 1e-8);
         // Parameters are initialised lazily and a clone shares the pending initialisation, so
-        // the untracked copy the step makes of G would otherwise decide the original's
-        // gradient tracking; initialise them now.
-        let g = Generator::new(net, device)?;
-        let _ = g.clone().into_record();
+        // the untracked copies the step makes would otherwise decide the originals' gradient
+        // tracking, and the weights would be drawn from whatever state the device's generator
+        // is in at the first step (another seed, once the evaluator has trained on it).
+        // Drawn now, G's then D's, the order of the first step's passes.
+        let g = initialised(Generator::new(net, device)?);
+        let d = initialised(Discriminator::new(net, device)?);
         Ok(Gan {
             g,
-            d: Discriminator::new(net, device)?,
+            d,
             opt_g: adam.clone().init(),
             opt_d: adam.init(),
             lr_d,
@@ -137,6 +139,13 @@ impl Gan {
             probes,
         }
     }
+}
+
+/// `module` with its lazily initialised parameters drawn now: turning a clone into a record
+/// resolves the initialisation the clone shares with the original.
+fn initialised<M: Module>(module: M) -> M {
+    let _ = module.clone().into_record();
+    module
 }
 
 /// What D's update leaves for the rest of the step.
@@ -379,17 +388,20 @@ mod tests {
             dev.seed(9);
             let ad = dev.clone().autodiff();
             let mut gan = Gan::new(&net(Arch::Mlp, act), 2e-4, 2e-4, 0.5, &ad).unwrap();
-            // Every first-layer unit gets a bias no image in [-1, 1] can overcome: with ReLU no
-            // gradient reaches any pixel of any fake; with LeakyReLU it does, at slope alpha.
+            // Every first-layer unit gets a bias no image in [-1, 1] can overcome (one below
+            // minus its weights' absolute sum): with ReLU no gradient reaches any pixel of any
+            // fake; with LeakyReLU it does, at slope alpha. Only just hopeless, so D's logits
+            // stay far from saturating the loss whatever the weights drawn.
             let Discriminator::Mlp(d) = &mut gan.d else {
                 unreachable!()
             };
-            let bias = d.hidden[0].bias.as_ref().unwrap().val().inner();
-            let units = bias.dims()[0];
-            let hopeless = Tensor::<1>::from_data(
-                TensorData::new(vec![-1e4f32; units], [units]),
-                &bias.device(),
-            );
+            let weight = d.hidden[0].weight.val().inner();
+            let hopeless = weight
+                .abs()
+                .sum_dim(0)
+                .squeeze_dim::<1>(0)
+                .neg()
+                .sub_scalar(1.0);
             d.hidden[0].bias = Some(Param::from_tensor(hopeless.autodiff()));
             let real = Tensor::<4>::random([16, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &ad);
             let z = || Tensor::<2>::random([16, 16], Distribution::Normal(0.0, 1.0), &ad);

@@ -86,6 +86,11 @@ impl Trainer {
         let net = settings.net(data.size, data.channels);
         let opened = device::open(settings.backend, settings.device)?;
         let dev = opened.device.clone();
+        // Before the seed: training the evaluator (on its first use) seeds the device itself.
+        let quality = match settings.eval_every {
+            0 => None,
+            _ => Some(TrainingEval::new(settings, &dev)?),
+        };
         dev.seed(settings.seed);
         let ad = dev.clone().autodiff();
         let mut gan = Gan::new(
@@ -95,10 +100,6 @@ impl Trainer {
             settings.beta1,
             &ad,
         )?;
-        let quality = match settings.eval_every {
-            0 => None,
-            _ => Some(TrainingEval::new(settings, &dev)?),
-        };
         let quality_metrics = quality.as_ref().map_or(&[][..], TrainingEval::metrics);
         let probes = match (settings.no_probes, &resume) {
             (true, _) => Probes::Off,

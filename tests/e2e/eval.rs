@@ -163,6 +163,33 @@ fn eval_every_fills_metrics_columns_and_the_summary_and_agrees_with_gan_eval() {
 }
 
 #[test]
+fn a_run_that_trains_the_evaluator_starts_where_one_that_finds_it_cached_does() {
+    // Training the evaluator seeds the device; the networks' weights must come from the run's
+    // seed all the same, or runs of one seed would differ by whether the cache was warm.
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = [
+        "--dataset-size",
+        "400",
+        "--eval-every",
+        "2",
+        "--eval-samples",
+        "100",
+    ];
+    let flags = [&flags[..], &["--log-every", "1", "--seed", "5"]].concat();
+    train(tmp.path(), "cold", &flags);
+    assert!(tmp.path().join(".evaluators").is_dir());
+    train(tmp.path(), "warm", &flags);
+    for name in ["loss_d", "loss_g", "d_real", "d_fake"] {
+        let (cold, warm) = (
+            column(&tmp.path().join("cold"), name),
+            column(&tmp.path().join("warm"), name),
+        );
+        assert_eq!(cold.len(), 2, "{name}: {cold:?}");
+        assert_eq!(cold, warm, "{name}");
+    }
+}
+
+#[test]
 fn eval_every_off_the_log_schedule_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let o = gan(&[
