@@ -118,6 +118,37 @@ mod tests {
     use burn::module::Param;
 
     #[test]
+    fn the_generators_tanh_is_within_a_few_ulp_of_the_exact_value_and_its_gradient_too() {
+        // burn-flex's f32 tanh is a rational approximation (vendor/burn-flex/PATCHED.md §6).
+        use burn::tensor::TensorData;
+        let xs: Vec<f32> = (-80_000..=80_000).map(|i| i as f32 * 1e-4).collect();
+        let n = xs.len();
+        let dev = Device::flex().autodiff();
+        let x = Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &dev).require_grad();
+        let y = tanh(x.clone());
+        let grads = y.clone().sum().backward();
+        let dy: Vec<f32> = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let y: Vec<f32> = y.into_data().try_to_vec::<f32>().unwrap();
+        for ((&x, &y), &dy) in xs.iter().zip(&y).zip(&dy) {
+            let exact = (x as f64).tanh();
+            assert!(
+                (y as f64 - exact).abs() <= 4.2e-7,
+                "tanh({x}) = {y}, not {exact}"
+            );
+            let slope = 1.0 - exact * exact;
+            assert!(
+                (dy as f64 - slope).abs() <= 1e-6,
+                "tanh'({x}) = {dy}, not {slope}"
+            );
+        }
+    }
+
+    #[test]
     fn a_forced_dead_unit_is_counted_and_starves_only_under_relu() {
         let _lock = crate::seed_lock();
         let dev = Device::flex().autodiff();
