@@ -139,20 +139,8 @@ impl PendingStats {
     }
 
     /// Applies the updates, in layer order, on the calling thread.
-    pub fn apply(mut self) {
-        std::mem::take(&mut self.0)
-            .into_iter()
-            .for_each(NormUpdate::apply);
-    }
-}
-
-impl Drop for PendingStats {
-    /// `#[must_use]` misses `let (x, _) = …`; a debug build catches updates dropped unapplied.
-    fn drop(&mut self) {
-        debug_assert!(
-            self.0.is_empty() || std::thread::panicking(),
-            "batch-norm running-statistics updates dropped without being applied"
-        );
+    pub fn apply(self) {
+        self.0.into_iter().for_each(NormUpdate::apply);
     }
 }
 
