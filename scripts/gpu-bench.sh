@@ -7,6 +7,11 @@
 #
 # --device picks the wgpu adapter (auto, N, discrete:N, ...). --quick times fewer steps.
 # Prints one table per backend; see benches/step.rs for the columns.
+#
+# STEP_BIN=PATH runs an already built bench binary (`cargo bench --bench step --no-run` prints
+# its path) instead of building: for a GPU machine without a Rust toolchain.
+# TORCH_PEER=PATH (../shared/bench/torch_gan_step.py) also times PyTorch's step on the same GPU,
+# in plain float32 and with TF32, through scripts/torch-gpu-step.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,12 +32,21 @@ fi
 nproc | sed 's/^/CPU cores: /'
 
 # Build once; the bench binary is then run per backend.
-cargo bench --bench step --no-run
-
-bench() { cargo bench --bench step -- --arch dcgan --batches 64,256 "$@"; }
+if [[ -n "${STEP_BIN:-}" ]]; then
+    bench() { "$STEP_BIN" --arch dcgan --batches 64,256 "$@"; }
+else
+    cargo bench --bench step --no-run
+    bench() { cargo bench --bench step -- --arch dcgan --batches 64,256 "$@"; }
+fi
 
 echo "== wgpu (adapter: $device)"
 bench --backends wgpu --device "$device" --acts relu,leaky --warmup 3 --steps "$gpu_steps"
+if [[ -n "${TORCH_PEER:-}" ]]; then
+    echo "== PyTorch on the GPU, float32"
+    python3 scripts/torch-gpu-step.py "$TORCH_PEER" --warmup 5 --steps "$((gpu_steps * 2))"
+    echo "== PyTorch on the GPU, TF32 allowed"
+    python3 scripts/torch-gpu-step.py "$TORCH_PEER" --warmup 5 --steps "$((gpu_steps * 2))" --tf32
+fi
 echo "== flex (CPU reference)"
 bench --backends flex --acts relu,leaky --warmup 1 --steps "$cpu_steps"
 echo "== ndarray (slow transposed convolutions: few steps)"
