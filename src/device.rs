@@ -212,6 +212,16 @@ pub fn on_host(device: &Device) -> bool {
     device.identity().is_none()
 }
 
+/// The device that draws a run's random numbers (initial weights, the evaluator's training):
+/// `device` itself on the host backends, flex for a GPU, whose generator draws other numbers
+/// for the same seed. So a seed means the same networks on every backend.
+pub fn random_source(device: &Device) -> Device {
+    match on_host(device) {
+        true => device.clone(),
+        false => Device::flex(),
+    }
+}
+
 /// Sizes the CPU thread pool (flex, ndarray and the data loaders use rayon's global pool).
 ///
 /// The pool is built on first use, so this must run before any parallel work of the process

@@ -301,9 +301,16 @@ pub fn evaluator_for(
         data.len,
         dir.display()
     );
-    let trained = evaluator::train(data, &dir, DEFAULT_SEED, device)?;
+    // Trained where the run's random numbers are drawn (on the CPU for a GPU run), so one
+    // evaluator, and one scale of every metric, serves a dataset whichever backend trains it.
+    let trained = evaluator::train(data, &dir, DEFAULT_SEED, &device::random_source(device))?;
     eprintln!("evaluator test accuracy: {:.3}", trained.1.test_accuracy);
-    Ok(Some(trained))
+    match device::on_host(device) {
+        true => Ok(Some(trained)),
+        false => evaluator::load(&dir, device)?
+            .map(Some)
+            .with_context(|| format!("{}: the evaluator just saved is missing", dir.display())),
+    }
 }
 
 /// A stable 64-bit hash (FNV-1a) for cache keys.

@@ -77,6 +77,32 @@ impl Gan {
         })
     }
 
+    /// Fresh networks as [`Gan::new`] draws them on the device that draws the run's random
+    /// numbers (see [`device::random_source`]), seeded with `seed`, then moved to the autodiff
+    /// `device`: the same initial networks for a seed on every backend.
+    pub fn seeded(
+        net: &NetConfig,
+        lr_d: f64,
+        lr_g: f64,
+        beta1: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        if device::on_host(device) {
+            device.seed(seed);
+            return Gan::new(net, lr_d, lr_g, beta1, device);
+        }
+        let source = device::random_source(device);
+        source.seed(seed);
+        let gan = Gan::new(net, lr_d, lr_g, beta1, &source.autodiff())?;
+        // `fork`, not `to_device`: the moved parameters are leaves of the GPU's own graph.
+        Ok(Gan {
+            g: gan.g.fork(device),
+            d: gan.d.fork(device),
+            ..gan
+        })
+    }
+
     /// Runs one step: D on `real` and G(`z_d`) detached, then G through D on G(`z_g`).
     /// With `probe`, the sparsity probes ride along inside the same passes.
     pub fn step(

@@ -86,18 +86,18 @@ impl Trainer {
         let net = settings.net(data.size, data.channels);
         let opened = device::open(settings.backend, settings.device)?;
         let dev = opened.device.clone();
-        // Before the seed: training the evaluator (on its first use) seeds the device itself.
+        // Before the networks: training the evaluator (on its first use) seeds the device itself.
         let quality = match settings.eval_every {
             0 => None,
             _ => Some(TrainingEval::new(settings, &dev)?),
         };
-        dev.seed(settings.seed);
         let ad = dev.clone().autodiff();
-        let mut gan = Gan::new(
+        let mut gan = Gan::seeded(
             &net,
             settings.rate_d(),
             settings.rate_g(),
             settings.beta1,
+            settings.seed,
             &ad,
         )?;
         let quality_metrics = quality.as_ref().map_or(&[][..], TrainingEval::metrics);

@@ -6,6 +6,19 @@ use std::path::Path;
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+/// Whether a wgpu test must be skipped: no Vulkan driver (Mesa's lavapipe serves on machines
+/// without a GPU) and not in CI, where it must run. Says so when skipping.
+pub fn skip_without_vulkan() -> bool {
+    let installed = std::fs::read_dir("/usr/share/vulkan/icd.d")
+        .map(|d| d.count() > 0)
+        .unwrap_or(false);
+    let skip = !installed && std::env::var_os("GAN_CI").is_none();
+    if skip {
+        eprintln!("SKIPPED: apt-get install mesa-vulkan-drivers to run wgpu on the CPU");
+    }
+    skip
+}
+
 /// Runs the built `gan` binary.
 pub fn gan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gan"))

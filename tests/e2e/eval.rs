@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{assert_clean_error, assert_ok, column, gan};
+use crate::common::{assert_clean_error, assert_ok, column, gan, skip_without_vulkan};
 
 fn train(out: &Path, name: &str, extra: &[&str]) {
     let mut args = vec!["--out", out.to_str().unwrap(), "--name", name, "--quiet"];
@@ -187,6 +187,36 @@ fn a_run_that_trains_the_evaluator_starts_where_one_that_finds_it_cached_does() 
         assert_eq!(cold.len(), 2, "{name}: {cold:?}");
         assert_eq!(cold, warm, "{name}");
     }
+}
+
+#[test]
+fn the_evaluator_is_the_same_whichever_backend_trains_it() {
+    // The evaluator is trained on the CPU even for a GPU run (a GPU draws other initial weights
+    // for the seed), so its metrics mean the same on every backend.
+    if skip_without_vulkan() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let [flex, wgpu] = ["flex", "wgpu"].map(|backend| {
+        // Each backend gets its own output folder, so each trains its own evaluator.
+        let out = tmp.path().join(backend);
+        train(&out, "a", &["--dataset-size", "400"]);
+        let o = gan(&[
+            "eval",
+            "--run",
+            out.join("a").to_str().unwrap(),
+            "--samples",
+            "100",
+            "--backend",
+            backend,
+        ]);
+        assert_ok(&o);
+        let file = out.join("a/eval/step_000002-s0-n100.json");
+        serde_json::from_str::<serde_json::Value>(&fs::read_to_string(file).unwrap()).unwrap()
+    });
+    assert_eq!(flex["evaluator_accuracy"], wgpu["evaluator_accuracy"]);
+    let (a, b) = (flex["fd"].as_f64().unwrap(), wgpu["fd"].as_f64().unwrap());
+    assert!((a - b).abs() <= 1e-3 * a.abs(), "FD flex {a} vs wgpu {b}");
 }
 
 #[test]
