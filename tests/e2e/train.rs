@@ -269,29 +269,26 @@ fn existing_run_directory_is_never_overwritten() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
 }
 
+/// Two steps of a small MLP pair: quick to compile and run on a software Vulkan driver.
+const TINY_MLP: [&str; 8] = [
+    "--arch",
+    "mlp",
+    "--steps",
+    "2",
+    "--batch-size",
+    "4",
+    "--sample-count",
+    "4",
+];
+
 #[test]
 fn wgpu_trains_for_real_where_a_vulkan_driver_is_installed() {
     if skip_without_vulkan() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let o = tiny_run(
-        tmp.path(),
-        "w",
-        &[
-            "--backend",
-            "wgpu",
-            "--arch",
-            "mlp",
-            "--steps",
-            "2",
-            "--batch-size",
-            "4",
-            "--sample-count",
-            "4",
-        ],
-    );
-    assert_ok(&o);
+    let args = [&["--backend", "wgpu"][..], &TINY_MLP].concat();
+    assert_ok(&tiny_run(tmp.path(), "w", &args));
     let run = tmp.path().join("w");
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
     assert!(
@@ -310,20 +307,8 @@ fn a_seed_draws_the_same_networks_on_every_backend() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let flags = [
-        "--arch",
-        "mlp",
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--sample-count",
-        "4",
-        "--seed",
-        "5",
-    ];
     let runs = ["flex", "ndarray", "wgpu"].map(|backend| {
-        let args = [&flags[..], &["--backend", backend]].concat();
+        let args = [&TINY_MLP[..], &["--seed", "5", "--backend", backend]].concat();
         assert_ok(&tiny_run(tmp.path(), backend, &args));
         tmp.path().join(backend)
     });
