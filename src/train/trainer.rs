@@ -117,6 +117,12 @@ impl Trainer {
             None => fresh(settings, (&data, skipped), &net, &columns, &opened, chatty)?,
         };
         let (run, lock, log, rows, state) = opened_run;
+        if chatty && !device::on_host(&dev) {
+            // Measured on an H200: the first step took 40 s on a fresh machine, 8 s afterwards.
+            eprintln!(
+                "the first steps compile the GPU's kernels: up to a minute on a machine's first run, seconds once cached"
+            );
+        }
         let count = settings.sample_count as usize;
         if state.fixed_z.len() != count * net.latent_dim {
             bail!(

@@ -288,7 +288,11 @@ fn wgpu_trains_for_real_where_a_vulkan_driver_is_installed() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let args = [&["--backend", "wgpu"][..], &TINY_MLP].concat();
-    assert_ok(&tiny_run(tmp.path(), "w", &args));
+    let o = tiny_run(tmp.path(), "w", &args);
+    assert_ok(&o);
+    // The first step's long wait is announced, so it does not look like a hang.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("compile the GPU's kernels"), "{err}");
     let run = tmp.path().join("w");
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
     assert!(
