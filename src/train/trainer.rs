@@ -120,7 +120,7 @@ impl Trainer {
         if chatty && !device::on_host(&dev) {
             // Measured on an H200: the first step took 40 s on a fresh machine, 8 s afterwards.
             eprintln!(
-                "the first steps compile the GPU's kernels: up to a minute on a machine's first run, seconds once cached"
+                "the first steps compile the GPU's kernels: a slow start, longest on a machine's first run (kernels are cached afterwards)"
             );
         }
         let count = settings.sample_count as usize;
