@@ -212,9 +212,9 @@ pub fn on_host(device: &Device) -> bool {
     device.identity().is_none()
 }
 
-/// The device that draws a run's random numbers (initial weights, the evaluator's training):
-/// `device` itself on the host backends, flex for a GPU, whose generator draws other numbers
-/// for the same seed. So a seed means the same networks on every backend.
+/// The device that draws a run's initial weights: `device` itself on the host backends (flex
+/// and ndarray draw the same numbers for a seed), flex for a GPU, whose generator draws other
+/// numbers. So a seed means the same initial networks on every backend.
 pub fn random_source(device: &Device) -> Device {
     match on_host(device) {
         true => device.clone(),

@@ -22,9 +22,10 @@ use crate::data::{Batcher, Dataset};
 /// Length of a feature vector.
 pub const FEATURES: usize = 128;
 
-/// Version of the architecture, part of the cache key: an evaluator cached by an older `gan`
-/// is retrained, never loaded into the wrong shape.
-pub const VERSION: u32 = 2;
+/// Version of the evaluator, part of the cache key: one cached by an older `gan` is retrained,
+/// never loaded into the wrong shape. 3: v2's network and training, always on the CPU (flex),
+/// so one evaluator serves every backend (a v2 cache may hold one a GPU run trained).
+pub const VERSION: u32 = 3;
 
 /// conv(32) → conv(64, stride 2) → conv(128, stride 2); the classifier reads the last maps
 /// through a 4×4 average pool and a hidden layer of 128, the metrics read their global average

@@ -301,16 +301,14 @@ pub fn evaluator_for(
         data.len,
         dir.display()
     );
-    // Trained where the run's random numbers are drawn (on the CPU for a GPU run), so one
-    // evaluator, and one scale of every metric, serves a dataset whichever backend trains it.
-    let trained = evaluator::train(data, &dir, DEFAULT_SEED, &device::random_source(device))?;
+    // Always trained on flex (a GPU draws other initial weights for the seed, ndarray rounds
+    // differently), so one evaluator, and one scale of every metric, serves a dataset whichever
+    // backend trains the run; then loaded onto the run's device, as a cache hit would be.
+    let trained = evaluator::train(data, &dir, DEFAULT_SEED, &Device::flex())?;
     eprintln!("evaluator test accuracy: {:.3}", trained.1.test_accuracy);
-    match device::on_host(device) {
-        true => Ok(Some(trained)),
-        false => evaluator::load(&dir, device)?
-            .map(Some)
-            .with_context(|| format!("{}: the evaluator just saved is missing", dir.display())),
-    }
+    evaluator::load(&dir, device)?
+        .map(Some)
+        .with_context(|| format!("{}: the evaluator just saved is missing", dir.display()))
 }
 
 /// A stable 64-bit hash (FNV-1a) for cache keys.

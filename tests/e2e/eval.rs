@@ -51,7 +51,7 @@ fn eval_trains_the_evaluator_once_and_writes_the_metrics() {
     // shape) is never loaded.
     let entry = fs::read_dir(&cache).unwrap().next().unwrap().unwrap();
     assert!(
-        entry.file_name().to_string_lossy().ends_with("-v2"),
+        entry.file_name().to_string_lossy().ends_with("-v3"),
         "{:?}",
         entry.file_name()
     );
