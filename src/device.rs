@@ -212,16 +212,6 @@ pub fn on_host(device: &Device) -> bool {
     device.identity().is_none()
 }
 
-/// The device that draws a run's initial weights: `device` itself on the host backends (flex
-/// and ndarray draw the same numbers for a seed), flex for a GPU, whose generator draws other
-/// numbers. So a seed means the same initial networks on every backend.
-pub fn random_source(device: &Device) -> Device {
-    match on_host(device) {
-        true => device.clone(),
-        false => Device::flex(),
-    }
-}
-
 /// Sizes the CPU thread pool (flex, ndarray and the data loaders use rayon's global pool).
 ///
 /// The pool is built on first use, so this must run before any parallel work of the process

@@ -77,9 +77,9 @@ impl Gan {
         })
     }
 
-    /// Fresh networks as [`Gan::new`] draws them on the device that draws the run's random
-    /// numbers (see [`device::random_source`]), seeded with `seed`, then moved to the autodiff
-    /// `device`: the same initial networks for a seed on every backend.
+    /// Fresh networks for the autodiff `device` drawn from `seed`: the same initial networks on
+    /// every backend. The host backends draw the same numbers for a seed; a GPU's generator
+    /// draws others, so for a GPU they are drawn on flex and moved.
     pub fn seeded(
         net: &NetConfig,
         lr_d: f64,
@@ -92,9 +92,9 @@ impl Gan {
             device.seed(seed);
             return Gan::new(net, lr_d, lr_g, beta1, device);
         }
-        let source = device::random_source(device);
-        source.seed(seed);
-        let gan = Gan::new(net, lr_d, lr_g, beta1, &source.autodiff())?;
+        let host = Device::flex();
+        host.seed(seed);
+        let gan = Gan::new(net, lr_d, lr_g, beta1, &host.autodiff())?;
         // `fork`, not `to_device`: the moved parameters are leaves of the GPU's own graph.
         Ok(Gan {
             g: gan.g.fork(device),

@@ -86,7 +86,8 @@ impl Trainer {
         let net = settings.net(data.size, data.channels);
         let opened = device::open(settings.backend, settings.device)?;
         let dev = opened.device.clone();
-        // Before the networks: training the evaluator (on its first use) seeds the device itself.
+        // Before the networks, which `Gan::seeded` draws from the run's seed: training the
+        // evaluator (on its first use) seeds flex itself.
         let quality = match settings.eval_every {
             0 => None,
             _ => Some(TrainingEval::new(settings, &dev)?),
