@@ -132,9 +132,9 @@ impl DcganGenerator {
         };
         let mut stats = PendingStats::default();
         let mut norm_act = |norm: &BatchNorm, t: Tensor<2>| {
-            let (y, update) = rows::batch_norm_deferred(norm, t, 1);
+            let (y, update) = rows::norm_act_deferred(norm, t, 1, &self.act);
             stats.extend(update);
-            self.act.forward(y)
+            y
         };
         let mut x =
             conv::conv_transpose2d(&self.project, x).map(|t| norm_act(&self.project_norm, t));
@@ -272,6 +272,11 @@ impl DcganDiscriminator {
         let mut x = Rows::from_nchw(x);
         for (l, block) in self.blocks.iter().enumerate() {
             let mut z = conv::conv2d(&block.conv, x);
+            if let (Some(norm), Norm::Train, false) = (&block.norm, mode, tap.active()) {
+                // Nothing looks at the pre-activation: batch norm and activation in one.
+                x = z.map(|t| rows::norm_act_groups(norm, t, groups, &self.act));
+                continue;
+            }
             if let Some(norm) = &block.norm {
                 z = z.map(|t| match mode {
                     Norm::Train => rows::batch_norm_groups(norm, t, groups),

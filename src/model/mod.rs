@@ -4,6 +4,7 @@ pub mod activation;
 pub mod conv;
 pub mod dcgan;
 pub mod mlp;
+pub mod norm_act;
 pub mod rows;
 pub mod tap;
 

@@ -4,6 +4,9 @@ use burn::module::RunningState;
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 
+use super::activation::Activation;
+use super::norm_act;
+
 /// A batch of feature maps as NHWC rows: `[B·H·W, C]`, one row of channels per pixel.
 ///
 /// The CPU path keeps D's and G's activations in this layout from layer to layer, so no
@@ -87,14 +90,39 @@ pub fn batch_norm_deferred(
         return (norm.forward(x), None);
     }
     let (y, mean, variance) = batch_stats_norm(norm, x, groups);
-    let update = NormUpdate {
-        running_mean: norm.running_mean.clone(),
-        running_var: norm.running_var.clone(),
-        momentum: norm.momentum,
-        mean: mean.detach(),
-        variance: variance.detach(),
-    };
-    (y, Some(update))
+    (y, Some(NormUpdate::new(norm, mean, variance)))
+}
+
+/// [`batch_norm_groups`] followed by `act` (fused on flex), its running statistics updated.
+pub fn norm_act_groups(
+    norm: &BatchNorm,
+    x: Tensor<2>,
+    groups: usize,
+    act: &Activation,
+) -> Tensor<2> {
+    let (y, update) = norm_act_deferred(norm, x, groups, act);
+    if let Some(update) = update {
+        update.apply();
+    }
+    y
+}
+
+/// [`batch_norm_deferred`] followed by `act`: on flex as one fused operation
+/// ([`super::norm_act`]), elsewhere as the two.
+pub fn norm_act_deferred(
+    norm: &BatchNorm,
+    x: Tensor<2>,
+    groups: usize,
+    act: &Activation,
+) -> (Tensor<2>, Option<NormUpdate>) {
+    if x.device().is_autodiff() && norm.training.is_enabled() {
+        // Inexpensive to clone: a handle on the same tensor, in case flex declines it.
+        if let Some((y, mean, variance)) = norm_act::norm_act(norm, x.clone(), groups, act) {
+            return (y, Some(NormUpdate::new(norm, mean, variance)));
+        }
+    }
+    let (y, update) = batch_norm_deferred(norm, x, groups);
+    (act.forward(y), update)
 }
 
 /// A batch norm's pending running-statistics update: one momentum step per batch statistic.
@@ -107,6 +135,17 @@ pub struct NormUpdate {
 }
 
 impl NormUpdate {
+    /// `norm`'s update by each group's batch `mean` and biased `variance`, `[groups, C]` each.
+    pub(crate) fn new(norm: &BatchNorm, mean: Tensor<2>, variance: Tensor<2>) -> NormUpdate {
+        NormUpdate {
+            running_mean: norm.running_mean.clone(),
+            running_var: norm.running_var.clone(),
+            momentum: norm.momentum,
+            mean: mean.detach(),
+            variance: variance.detach(),
+        }
+    }
+
     /// Applies the update on the calling thread, as the forward pass would have in place.
     pub fn apply(self) {
         let momentum = self.momentum;

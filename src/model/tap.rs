@@ -6,6 +6,12 @@ use burn::prelude::*;
 pub trait Tap {
     /// Called with layer `l`'s pre-activation; returns the tensor the forward pass continues with.
     fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D>;
+
+    /// Whether the tap looks at the pre-activations at all: when it does not, the forward
+    /// pass may fuse batch norm and the activation, so no pre-activation tensor exists.
+    fn active(&self) -> bool {
+        true
+    }
 }
 
 /// The tap of a plain forward pass: passes everything through untouched.
@@ -14,6 +20,10 @@ pub struct NoTap;
 impl Tap for NoTap {
     fn tap<const D: usize>(&mut self, _layer: usize, z: Tensor<D>) -> Tensor<D> {
         z
+    }
+
+    fn active(&self) -> bool {
+        false
     }
 }
 
@@ -24,5 +34,9 @@ impl<T: Tap> Tap for Option<T> {
             Some(t) => t.tap(layer, z),
             None => z,
         }
+    }
+
+    fn active(&self) -> bool {
+        self.as_ref().is_some_and(Tap::active)
     }
 }

@@ -1,0 +1,575 @@
+//! Training-mode batch norm and the activation after it, fused into one operation on flex.
+//!
+//! Written with tensor operations, batch norm and ReLU/LeakyReLU on `[N, C]` rows take about a
+//! dozen passes over the map forward and as many backward, each a node of burn's autodiff graph
+//! and a buffer of its own: ~12% of a one-thread DCGAN step (Benchmark, tenth round). Here the
+//! forward pass reads the map three times (mean, variance, output) and writes it once, and a
+//! hand-written backward pass reads the gradient and the input twice and writes once. Values
+//! and gradients are those of [`super::rows::batch_norm_groups`] followed by the activation, up
+//! to the order of float sums (tests below compare them). Only flex gets it: its tensors lie in
+//! host memory as plain f32 slices; the other backends keep the tensor-operation path.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::nn::BatchNorm;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+
+use super::activation::Activation;
+
+/// Elements per parallel task: large enough that a task outweighs its scheduling.
+const CHUNK: usize = 16 * 1024;
+
+/// The activation after the norm, as the kernels apply it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Act {
+    /// max(0, x); gradient 0 where x ≤ 0.
+    Relu,
+    /// x·s with s = alpha where x < 0, else 1 (gradient 1 at 0, as `activation::leaky_relu`).
+    Leaky(f32),
+}
+
+impl Act {
+    /// The kernels' form of `act`.
+    pub fn of(act: &Activation) -> Act {
+        match act {
+            Activation::Relu(_) => Act::Relu,
+            Activation::Leaky(a) => Act::Leaky(a.negative_slope as f32),
+        }
+    }
+}
+
+/// An activation as a type of its own, so that each kernel is compiled (and vectorised) for it
+/// instead of testing which one inside its inner loop.
+trait Curve: Copy + Send + Sync {
+    /// The activation's value at `v`.
+    fn apply(self, v: f32) -> f32;
+    /// The activation's derivative at `v`.
+    fn slope(self, v: f32) -> f32;
+}
+
+/// [`Act::Relu`] for the kernels.
+#[derive(Clone, Copy)]
+struct Relu;
+
+impl Curve for Relu {
+    // NaN passes through, as in flex's own ReLU (`max` would map it to 0 and hide a diverged
+    // network from the loss).
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        if v.is_nan() || v > 0.0 { v } else { 0.0 }
+    }
+
+    #[inline(always)]
+    fn slope(self, v: f32) -> f32 {
+        if v.is_nan() || v > 0.0 { 1.0 } else { 0.0 }
+    }
+}
+
+/// [`Act::Leaky`] for the kernels.
+#[derive(Clone, Copy)]
+struct Leaky(f32);
+
+impl Curve for Leaky {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        v * self.slope(v)
+    }
+
+    #[inline(always)]
+    fn slope(self, v: f32) -> f32 {
+        if v < 0.0 { self.0 } else { 1.0 }
+    }
+}
+
+/// Shape of the rows: `groups` equal blocks of `rows` rows of `cols` channels.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    groups: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Shape {
+    /// Rows per parallel task (whole rows, never across a group's edge).
+    fn rows_per_task(&self) -> usize {
+        (CHUNK / self.cols).max(1)
+    }
+
+    /// Elements of one group.
+    fn group_len(&self) -> usize {
+        self.rows * self.cols
+    }
+}
+
+/// Per-channel statistics of each group, `[groups · cols]` each.
+#[derive(Debug, Clone)]
+struct Stats {
+    mean: Vec<f32>,
+    variance: Vec<f32>,
+    /// 1 / sqrt(variance + ε).
+    rstd: Vec<f32>,
+    /// γ · rstd: the factor the forward pass multiplies the centred input by.
+    scale: Vec<f32>,
+}
+
+/// Column sums of `f(row element, channel)` over the rows of `x`, summed per task and then
+/// over tasks in order, so the result does not depend on the thread count.
+fn column_sums<const K: usize>(
+    x: &[f32],
+    shape: Shape,
+    f: impl Fn(&[f32], &mut [Vec<f32>; K]) + Sync,
+) -> [Vec<f32>; K] {
+    let arch = pulp::Arch::new();
+    let cols = shape.cols;
+    let partials: Vec<[Vec<f32>; K]> = x
+        .par_chunks(shape.rows_per_task() * cols)
+        .map(|task| {
+            let mut acc: [Vec<f32>; K] = std::array::from_fn(|_| vec![0.0; cols]);
+            arch.dispatch(|| {
+                for row in task.chunks_exact(cols) {
+                    f(row, &mut acc);
+                }
+            });
+            acc
+        })
+        .collect();
+    let mut total: [Vec<f32>; K] = std::array::from_fn(|_| vec![0.0; cols]);
+    for partial in partials {
+        for (t, p) in total.iter_mut().zip(partial) {
+            t.iter_mut().zip(p).for_each(|(t, p)| *t += p);
+        }
+    }
+    total
+}
+
+/// The forward pass: the normalised, scaled, shifted and activated rows, and the statistics.
+fn forward<A: Curve>(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    shape: Shape,
+    eps: f32,
+    act: A,
+) -> (Vec<f32>, Stats) {
+    let cols = shape.cols;
+    let n = shape.rows as f32;
+    let mut stats = Stats {
+        mean: Vec::with_capacity(shape.groups * cols),
+        variance: Vec::with_capacity(shape.groups * cols),
+        rstd: Vec::with_capacity(shape.groups * cols),
+        scale: Vec::with_capacity(shape.groups * cols),
+    };
+    for group in x.chunks_exact(shape.group_len()) {
+        // The mean first, then the mean square of the centred values, as the tensor path does.
+        let [sum] = column_sums(group, shape, |row, [s]| {
+            s.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        });
+        let mean: Vec<f32> = sum.iter().map(|s| s / n).collect();
+        let [squares] = column_sums(group, shape, |row, [s]| {
+            for ((s, v), m) in s.iter_mut().zip(row).zip(&mean) {
+                let d = v - m;
+                *s += d * d;
+            }
+        });
+        for (c, sq) in squares.iter().enumerate() {
+            let variance = sq / n;
+            let rstd = (variance + eps).sqrt().recip();
+            stats.mean.push(mean[c]);
+            stats.variance.push(variance);
+            stats.rstd.push(rstd);
+            stats.scale.push(rstd * gamma[c]);
+        }
+    }
+    let mut y = vec![0.0f32; x.len()];
+    let arch = pulp::Arch::new();
+    let task = shape.rows_per_task() * cols;
+    let per_group = shape.group_len();
+    y.par_chunks_mut(per_group)
+        .zip(x.par_chunks(per_group))
+        .enumerate()
+        .for_each(|(g, (y, x))| {
+            let (mean, scale) = (at(&stats.mean, g, cols), at(&stats.scale, g, cols));
+            y.par_chunks_mut(task)
+                .zip(x.par_chunks(task))
+                .for_each(|(y, x)| {
+                    arch.dispatch(|| {
+                        for (y, x) in y.chunks_exact_mut(cols).zip(x.chunks_exact(cols)) {
+                            for c in 0..cols {
+                                y[c] = act.apply((x[c] - mean[c]) * scale[c] + beta[c]);
+                            }
+                        }
+                    });
+                });
+        });
+    (y, stats)
+}
+
+/// Group `g`'s channels of per-group values `[groups · cols]`.
+fn at(v: &[f32], g: usize, cols: usize) -> &[f32] {
+    &v[g * cols..][..cols]
+}
+
+/// The backward pass: the gradients of x, γ and β from the gradient `dy` of the output.
+#[allow(clippy::too_many_arguments)]
+fn backward<A: Curve>(
+    dy: &[f32],
+    x: &[f32],
+    beta: &[f32],
+    stats: &Stats,
+    shape: Shape,
+    act: A,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let cols = shape.cols;
+    let n = shape.rows as f32;
+    let per_group = shape.group_len();
+    let mut dgamma = vec![0.0f32; cols];
+    let mut dbeta = vec![0.0f32; cols];
+    // Per group: Σ dy' and Σ dy'·x̂ per channel, where dy' is dy through the activation.
+    let mut k_sum = Vec::with_capacity(shape.groups * cols);
+    let mut k_dot = Vec::with_capacity(shape.groups * cols);
+    for (g, (dy, x)) in dy
+        .chunks_exact(per_group)
+        .zip(x.chunks_exact(per_group))
+        .enumerate()
+    {
+        let (mean, scale, rstd) = (
+            at(&stats.mean, g, cols),
+            at(&stats.scale, g, cols),
+            at(&stats.rstd, g, cols),
+        );
+        let task = shape.rows_per_task() * cols;
+        let arch = pulp::Arch::new();
+        let partials: Vec<[Vec<f32>; 2]> = dy
+            .par_chunks(task)
+            .zip(x.par_chunks(task))
+            .map(|(dy, x)| {
+                let mut sum = vec![0.0f32; cols];
+                let mut dot = vec![0.0f32; cols];
+                arch.dispatch(|| {
+                    for (dy, x) in dy.chunks_exact(cols).zip(x.chunks_exact(cols)) {
+                        for c in 0..cols {
+                            let centred = x[c] - mean[c];
+                            let d = dy[c] * act.slope(centred * scale[c] + beta[c]);
+                            sum[c] += d;
+                            dot[c] += d * (centred * rstd[c]);
+                        }
+                    }
+                });
+                [sum, dot]
+            })
+            .collect();
+        let mut sum = vec![0.0f32; cols];
+        let mut dot = vec![0.0f32; cols];
+        for [s, d] in partials {
+            sum.iter_mut().zip(s).for_each(|(t, p)| *t += p);
+            dot.iter_mut().zip(d).for_each(|(t, p)| *t += p);
+        }
+        for c in 0..cols {
+            dbeta[c] += sum[c];
+            dgamma[c] += dot[c];
+            k_sum.push(sum[c] / n);
+            k_dot.push(dot[c] / n);
+        }
+    }
+    let mut dx = vec![0.0f32; x.len()];
+    let arch = pulp::Arch::new();
+    let task = shape.rows_per_task() * cols;
+    dx.par_chunks_mut(per_group)
+        .zip(dy.par_chunks(per_group).zip(x.par_chunks(per_group)))
+        .enumerate()
+        .for_each(|(g, (dx, (dy, x)))| {
+            let (mean, scale, rstd) = (
+                at(&stats.mean, g, cols),
+                at(&stats.scale, g, cols),
+                at(&stats.rstd, g, cols),
+            );
+            let (k_sum, k_dot) = (at(&k_sum, g, cols), at(&k_dot, g, cols));
+            dx.par_chunks_mut(task)
+                .zip(dy.par_chunks(task).zip(x.par_chunks(task)))
+                .for_each(|(dx, (dy, x))| {
+                    arch.dispatch(|| {
+                        for ((dx, dy), x) in dx
+                            .chunks_exact_mut(cols)
+                            .zip(dy.chunks_exact(cols))
+                            .zip(x.chunks_exact(cols))
+                        {
+                            for c in 0..cols {
+                                let centred = x[c] - mean[c];
+                                let d = dy[c] * act.slope(centred * scale[c] + beta[c]);
+                                dx[c] = scale[c] * (d - k_sum[c] - centred * rstd[c] * k_dot[c]);
+                            }
+                        }
+                    });
+                });
+        });
+    (dx, dgamma, dbeta)
+}
+
+/// What the backward pass keeps from the forward one.
+#[derive(Debug, Clone)]
+struct Saved {
+    x: FlexTensor,
+    beta: Vec<f32>,
+    stats: Stats,
+    shape: Shape,
+    act: Act,
+}
+
+/// The fused operation's node in burn's autodiff graph; parents x, γ, β.
+#[derive(Debug)]
+struct NormActBackward;
+
+impl Backward<Flex, 3> for NormActBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let saved = ops.state;
+        let (dy, x) = (f32s(&dy), f32s(&saved.x));
+        let (beta, stats, shape) = (&saved.beta, &saved.stats, saved.shape);
+        let (dx, dgamma, dbeta) = match saved.act {
+            Act::Relu => backward(dy, x, beta, stats, shape, Relu),
+            Act::Leaky(alpha) => backward(dy, x, beta, stats, shape, Leaky(alpha)),
+        };
+        let Shape { groups, rows, cols } = saved.shape;
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, flex(dx, vec![groups * rows, cols]));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, flex(dgamma, vec![cols]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, flex(dbeta, vec![cols]));
+        }
+    }
+}
+
+/// A flex tensor whose storage is one contiguous run from offset 0.
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    match t.as_slice::<f32>().is_some() {
+        true => t,
+        false => t.to_contiguous(),
+    }
+}
+
+/// The f32 elements of a contiguous flex tensor.
+fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// A flex tensor of `shape` holding `values`.
+fn flex(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Training-mode `norm` on `[N, C]` rows in `groups` equal batches, then `act`, as one
+/// operation: the output and each group's per-channel mean and biased variance (`[groups, C]`,
+/// untracked), or `None` where the rows are not flex autodiff f32 tensors.
+pub fn norm_act(
+    norm: &BatchNorm,
+    x: Tensor<2>,
+    groups: usize,
+    act: &Activation,
+) -> Option<(Tensor<2>, Tensor<2>, Tensor<2>)> {
+    type Ad = Autodiff<Flex>;
+    let [n, cols] = x.dims();
+    let device = x.device();
+    if x.dtype() != burn::tensor::DType::F32 || !n.is_multiple_of(groups) {
+        return None;
+    }
+    let x = x.try_into_primitive::<Ad>().ok()?;
+    let gamma = norm.gamma.val().try_into_primitive::<Ad>().ok()?;
+    let beta = norm.beta.val().try_into_primitive::<Ad>().ok()?;
+    let shape = Shape {
+        groups,
+        rows: n / groups,
+        cols,
+    };
+    let x_host = contiguous(x.primitive().clone());
+    let gamma_host = contiguous(gamma.primitive().clone());
+    let beta_host = contiguous(beta.primitive().clone())
+        .as_slice::<f32>()?
+        .to_vec();
+    let act = Act::of(act);
+    let (x_rows, gamma_host, eps) = (f32s(&x_host), f32s(&gamma_host), norm.epsilon as f32);
+    let (y, stats) = match act {
+        Act::Relu => forward(x_rows, gamma_host, &beta_host, shape, eps, Relu),
+        Act::Leaky(alpha) => forward(x_rows, gamma_host, &beta_host, shape, eps, Leaky(alpha)),
+    };
+    let y = flex(y, vec![n, cols]);
+    let (mean, variance) = (stats.mean.clone(), stats.variance.clone());
+    let out = match NormActBackward
+        .prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            Saved {
+                x: x_host,
+                beta: beta_host,
+                stats,
+                shape,
+                act,
+            },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    // The statistics only feed the running averages: constants, as the tensor path detaches them.
+    let constant = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [groups, cols]), &device);
+    Some((
+        Tensor::from_primitive::<Ad>(out),
+        constant(mean),
+        constant(variance),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Act as Kind;
+    use crate::model::rows;
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::Distribution;
+
+    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar()
+    }
+
+    /// A batch norm of `cols` channels with γ and β drawn away from their defaults, so that the
+    /// tests see them scale and shift.
+    fn norm(cols: usize, device: &Device) -> BatchNorm {
+        let mut norm = BatchNormConfig::new(cols).init(device);
+        norm.gamma = Param::from_tensor(Tensor::random(
+            [cols],
+            Distribution::Uniform(0.5, 1.5),
+            device,
+        ));
+        norm.beta = Param::from_tensor(Tensor::random(
+            [cols],
+            Distribution::Uniform(-0.5, 0.5),
+            device,
+        ));
+        norm
+    }
+
+    /// Output, the gradients of x, γ and β under a random upstream gradient, and the running
+    /// mean and variance after the update, from `pass`.
+    fn run(
+        norm: &BatchNorm,
+        x: Tensor<2>,
+        upstream: Tensor<2>,
+        pass: impl Fn(&BatchNorm, Tensor<2>) -> (Tensor<2>, Option<rows::NormUpdate>),
+    ) -> [Tensor<2>; 6] {
+        let x = x.require_grad();
+        let (y, update) = pass(norm, x.clone());
+        update
+            .expect("training mode updates the statistics")
+            .apply();
+        let grads = (y.clone() * upstream).sum().backward();
+        let row = |t: Tensor<1>| t.unsqueeze_dim::<2>(0);
+        [
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            row(norm.gamma.val().grad(&grads).unwrap()),
+            row(norm.beta.val().grad(&grads).unwrap()),
+            row(norm.running_mean.value().inner()),
+            row(norm.running_var.value().inner()),
+        ]
+        .map(|t| Tensor::from_data(t.into_data(), &Device::flex()))
+    }
+
+    #[test]
+    fn fused_values_gradients_and_running_stats_are_the_tensor_paths() {
+        let _lock = crate::seed_lock();
+        let device = Device::flex().autodiff();
+        // 2500 rows of 8 channels is two parallel tasks per group; 3 channels, odd rows.
+        for (n, cols) in [(5000, 8), (18, 3)] {
+            for groups in [1, 2] {
+                for act in [
+                    Activation::new(Kind::Relu, 0.2),
+                    Activation::new(Kind::Leaky, 0.2),
+                ] {
+                    let fused_norm = norm(cols, &device);
+                    // A copy with running statistics of its own (a clone would share them).
+                    let plain_norm =
+                        norm(cols, &device).load_record(fused_norm.clone().into_record());
+                    let x = Tensor::<2>::random([n, cols], Distribution::Normal(0.3, 2.0), &device);
+                    let up = Tensor::<2>::random([n, cols], Distribution::Default, &device);
+                    let fused = run(&fused_norm, x.clone(), up.clone(), |norm, x| {
+                        let (y, m, v) = norm_act(norm, x, groups, &act).expect("flex takes it");
+                        (y, Some(rows::NormUpdate::new(norm, m, v)))
+                    });
+                    let plain = run(&plain_norm, x, up, |norm, x| {
+                        let (y, update) = rows::batch_norm_deferred(norm, x, groups);
+                        (act.forward(y), update)
+                    });
+                    let names = [
+                        "output",
+                        "dx",
+                        "dγ",
+                        "dβ",
+                        "running mean",
+                        "running variance",
+                    ];
+                    for ((name, a), b) in names.iter().zip(fused).zip(plain) {
+                        // Sums over thousands of rows, added in another order: relative error.
+                        let scale = b.clone().abs().max().into_scalar::<f32>().max(1.0);
+                        let d = max_diff(a, b) / scale;
+                        assert!(
+                            d < 2e-5,
+                            "{name} differs by {d} (n {n}, groups {groups}, {act:?})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_nan_reaches_the_output_as_on_the_tensor_path() {
+        let _lock = crate::seed_lock();
+        let device = Device::flex().autodiff();
+        for act in [
+            Activation::new(Kind::Relu, 0.2),
+            Activation::new(Kind::Leaky, 0.2),
+        ] {
+            let mut v = vec![0.5f32; 12];
+            v[0] = f32::NAN;
+            let x = Tensor::<2>::from_data(TensorData::new(v, [4, 3]), &device);
+            let (y, ..) = norm_act(&norm(3, &device), x, 1, &act).unwrap();
+            let y: Vec<f32> = y.into_data().try_to_vec().unwrap();
+            // Channel 0's statistics are NaN, so is all of it; the other channels are not.
+            for (i, y) in y.iter().enumerate() {
+                assert_eq!(y.is_nan(), i % 3 == 0, "element {i} ({act:?})");
+            }
+        }
+    }
+
+    #[test]
+    #[allow(deprecated)] // ndarray, to check that only flex takes the fused path
+    fn an_untracked_pass_gives_the_same_output_and_no_other_backend_is_taken() {
+        let _lock = crate::seed_lock();
+        let device = Device::flex().autodiff();
+        let act = Activation::new(Kind::Leaky, 0.2);
+        let tracked = norm(4, &device);
+        let untracked = tracked.clone().no_grad();
+        let x = Tensor::<2>::random([40, 4], Distribution::Default, &device);
+        let (a, ..) = norm_act(&tracked, x.clone().require_grad(), 1, &act).unwrap();
+        let (b, ..) = norm_act(&untracked, x, 1, &act).unwrap();
+        assert_eq!(a.inner().into_data(), b.inner().into_data());
+        let ndarray = Device::ndarray().autodiff();
+        let x = Tensor::<2>::random([40, 4], Distribution::Default, &ndarray);
+        assert!(norm_act(&norm(4, &ndarray), x, 1, &act).is_none());
+        let plain = Tensor::<2>::random([40, 4], Distribution::Default, &Device::flex());
+        assert!(norm_act(&norm(4, &Device::flex()), plain, 1, &act).is_none());
+    }
+}
