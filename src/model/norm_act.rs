@@ -96,9 +96,9 @@ struct Shape {
 }
 
 impl Shape {
-    /// Rows per parallel task (whole rows, never across a group's edge).
-    fn rows_per_task(&self) -> usize {
-        (CHUNK / self.cols).max(1)
+    /// Elements per parallel task: whole rows (tasks are cut within a group, never across).
+    fn task_len(&self) -> usize {
+        (CHUNK / self.cols).max(1) * self.cols
     }
 
     /// Elements of one group.
@@ -128,7 +128,7 @@ fn column_sums<const K: usize>(
     let arch = pulp::Arch::new();
     let cols = shape.cols;
     let partials: Vec<[Vec<f32>; K]> = x
-        .par_chunks(shape.rows_per_task() * cols)
+        .par_chunks(shape.task_len())
         .map(|task| {
             let mut acc: [Vec<f32>; K] = std::array::from_fn(|_| vec![0.0; cols]);
             arch.dispatch(|| {
@@ -188,7 +188,7 @@ fn forward<A: Curve>(
     }
     let mut y = vec![0.0f32; x.len()];
     let arch = pulp::Arch::new();
-    let task = shape.rows_per_task() * cols;
+    let task = shape.task_len();
     let per_group = shape.group_len();
     y.par_chunks_mut(per_group)
         .zip(x.par_chunks(per_group))
@@ -243,7 +243,7 @@ fn backward<A: Curve>(
             at(&stats.scale, g, cols),
             at(&stats.rstd, g, cols),
         );
-        let task = shape.rows_per_task() * cols;
+        let task = shape.task_len();
         let arch = pulp::Arch::new();
         let partials: Vec<[Vec<f32>; 2]> = dy
             .par_chunks(task)
@@ -279,7 +279,7 @@ fn backward<A: Curve>(
     }
     let mut dx = vec![0.0f32; x.len()];
     let arch = pulp::Arch::new();
-    let task = shape.rows_per_task() * cols;
+    let task = shape.task_len();
     dx.par_chunks_mut(per_group)
         .zip(dy.par_chunks(per_group).zip(x.par_chunks(per_group)))
         .enumerate()
