@@ -27,19 +27,19 @@ const CHUNK: usize = 16 * 1024;
 
 /// The activation after the norm, as the kernels apply it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Act {
+enum ActKind {
     /// max(0, x); gradient 0 where x ≤ 0.
     Relu,
     /// x·s with s = alpha where x < 0, else 1 (gradient 1 at 0, as `activation::leaky_relu`).
     Leaky(f32),
 }
 
-impl Act {
+impl ActKind {
     /// The kernels' form of `act`.
-    pub fn of(act: &Activation) -> Act {
+    fn of(act: &Activation) -> ActKind {
         match act {
-            Activation::Relu(_) => Act::Relu,
-            Activation::Leaky(a) => Act::Leaky(a.negative_slope as f32),
+            Activation::Relu(_) => ActKind::Relu,
+            Activation::Leaky(a) => ActKind::Leaky(a.negative_slope as f32),
         }
     }
 }
@@ -53,7 +53,7 @@ trait Curve: Copy + Send + Sync {
     fn slope(self, v: f32) -> f32;
 }
 
-/// [`Act::Relu`] for the kernels.
+/// [`ActKind::Relu`] for the kernels.
 #[derive(Clone, Copy)]
 struct Relu;
 
@@ -71,7 +71,7 @@ impl Curve for Relu {
     }
 }
 
-/// [`Act::Leaky`] for the kernels.
+/// [`ActKind::Leaky`] for the kernels.
 #[derive(Clone, Copy)]
 struct Leaky(f32);
 
@@ -118,22 +118,26 @@ struct Stats {
     scale: Vec<f32>,
 }
 
-/// Column sums of `f(row element, channel)` over the rows of `x`, summed per task and then
-/// over tasks in order, so the result does not depend on the thread count.
-fn column_sums<const K: usize>(
-    x: &[f32],
+/// Column sums of `f` over the rows of `inputs` (equal-length slices, read row by row in
+/// step), summed per task and then over tasks in order, so the result does not depend on the
+/// thread count.
+fn column_sums<const M: usize, const K: usize>(
+    inputs: [&[f32]; M],
     shape: Shape,
-    f: impl Fn(&[f32], &mut [Vec<f32>; K]) + Sync,
+    f: impl Fn([&[f32]; M], &mut [Vec<f32>; K]) + Sync,
 ) -> [Vec<f32>; K] {
     let arch = pulp::Arch::new();
-    let cols = shape.cols;
-    let partials: Vec<[Vec<f32>; K]> = x
-        .par_chunks(shape.task_len())
-        .map(|task| {
+    let (cols, task) = (shape.cols, shape.task_len());
+    let len = inputs[0].len();
+    let partials: Vec<[Vec<f32>; K]> = (0..len.div_ceil(task))
+        .into_par_iter()
+        .map(|t| {
+            let span = t * task..((t + 1) * task).min(len);
+            let slices = inputs.map(|s| &s[span.clone()]);
             let mut acc: [Vec<f32>; K] = std::array::from_fn(|_| vec![0.0; cols]);
             arch.dispatch(|| {
-                for row in task.chunks_exact(cols) {
-                    f(row, &mut acc);
+                for r in 0..span.len() / cols {
+                    f(slices.map(|s| &s[r * cols..][..cols]), &mut acc);
                 }
             });
             acc
@@ -167,11 +171,11 @@ fn forward<A: Curve>(
     };
     for group in x.chunks_exact(shape.group_len()) {
         // The mean first, then the mean square of the centred values, as the tensor path does.
-        let [sum] = column_sums(group, shape, |row, [s]| {
+        let [sum] = column_sums([group], shape, |[row], [s]| {
             s.iter_mut().zip(row).for_each(|(s, v)| *s += v);
         });
         let mean: Vec<f32> = sum.iter().map(|s| s / n).collect();
-        let [squares] = column_sums(group, shape, |row, [s]| {
+        let [squares] = column_sums([group], shape, |[row], [s]| {
             for ((s, v), m) in s.iter_mut().zip(row).zip(&mean) {
                 let d = v - m;
                 *s += d * d;
@@ -243,33 +247,14 @@ fn backward<A: Curve>(
             at(&stats.scale, g, cols),
             at(&stats.rstd, g, cols),
         );
-        let task = shape.task_len();
-        let arch = pulp::Arch::new();
-        let partials: Vec<[Vec<f32>; 2]> = dy
-            .par_chunks(task)
-            .zip(x.par_chunks(task))
-            .map(|(dy, x)| {
-                let mut sum = vec![0.0f32; cols];
-                let mut dot = vec![0.0f32; cols];
-                arch.dispatch(|| {
-                    for (dy, x) in dy.chunks_exact(cols).zip(x.chunks_exact(cols)) {
-                        for c in 0..cols {
-                            let centred = x[c] - mean[c];
-                            let d = dy[c] * act.slope(centred * scale[c] + beta[c]);
-                            sum[c] += d;
-                            dot[c] += d * (centred * rstd[c]);
-                        }
-                    }
-                });
-                [sum, dot]
-            })
-            .collect();
-        let mut sum = vec![0.0f32; cols];
-        let mut dot = vec![0.0f32; cols];
-        for [s, d] in partials {
-            sum.iter_mut().zip(s).for_each(|(t, p)| *t += p);
-            dot.iter_mut().zip(d).for_each(|(t, p)| *t += p);
-        }
+        let [sum, dot] = column_sums([dy, x], shape, |[dy, x], [sum, dot]| {
+            for c in 0..cols {
+                let centred = x[c] - mean[c];
+                let d = dy[c] * act.slope(centred * scale[c] + beta[c]);
+                sum[c] += d;
+                dot[c] += d * (centred * rstd[c]);
+            }
+        });
         for c in 0..cols {
             dbeta[c] += sum[c];
             dgamma[c] += dot[c];
@@ -318,7 +303,7 @@ struct Saved {
     beta: Vec<f32>,
     stats: Stats,
     shape: Shape,
-    act: Act,
+    act: ActKind,
 }
 
 /// The fused operation's node in burn's autodiff graph; parents x, γ, β.
@@ -335,8 +320,8 @@ impl Backward<Flex, 3> for NormActBackward {
         let (dy, x) = (f32s(&dy), f32s(&saved.x));
         let (beta, stats, shape) = (&saved.beta, &saved.stats, saved.shape);
         let (dx, dgamma, dbeta) = match saved.act {
-            Act::Relu => backward(dy, x, beta, stats, shape, Relu),
-            Act::Leaky(alpha) => backward(dy, x, beta, stats, shape, Leaky(alpha)),
+            ActKind::Relu => backward(dy, x, beta, stats, shape, Relu),
+            ActKind::Leaky(alpha) => backward(dy, x, beta, stats, shape, Leaky(alpha)),
         };
         let Shape { groups, rows, cols } = saved.shape;
         if let Some(node) = node_x {
@@ -381,7 +366,10 @@ pub fn norm_act(
     type Ad = Autodiff<Flex>;
     let [n, cols] = x.dims();
     let device = x.device();
-    if x.dtype() != burn::tensor::DType::F32 || !n.is_multiple_of(groups) {
+    // Asking the device first spares the other backends a failed conversion (and its error
+    // message) on every call; device equality ignores autodiff, hence both checks.
+    let flex_autodiff = device.is_autodiff() && device == Device::flex();
+    if !flex_autodiff || x.dtype() != burn::tensor::DType::F32 || !n.is_multiple_of(groups) {
         return None;
     }
     let x = x.try_into_primitive::<Ad>().ok()?;
@@ -397,11 +385,11 @@ pub fn norm_act(
     let beta_host = contiguous(beta.primitive().clone())
         .as_slice::<f32>()?
         .to_vec();
-    let act = Act::of(act);
+    let act = ActKind::of(act);
     let (x_rows, gamma_host, eps) = (f32s(&x_host), f32s(&gamma_host), norm.epsilon as f32);
     let (y, stats) = match act {
-        Act::Relu => forward(x_rows, gamma_host, &beta_host, shape, eps, Relu),
-        Act::Leaky(alpha) => forward(x_rows, gamma_host, &beta_host, shape, eps, Leaky(alpha)),
+        ActKind::Relu => forward(x_rows, gamma_host, &beta_host, shape, eps, Relu),
+        ActKind::Leaky(alpha) => forward(x_rows, gamma_host, &beta_host, shape, eps, Leaky(alpha)),
     };
     let y = flex(y, vec![n, cols]);
     let (mean, variance) = (stats.mean.clone(), stats.variance.clone());
