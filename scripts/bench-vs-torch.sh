@@ -20,6 +20,9 @@ python="${TORCH_PYTHON:-$HOME/torch-venv/bin/python}"
 peer="${TORCH_PEER:-../shared/bench/torch_gan_step.py}"
 [ -x "$python" ] || { echo "bench-vs-torch: no Python with PyTorch at $python (set TORCH_PYTHON)" >&2; exit 1; }
 [ -f "$peer" ] || { echo "bench-vs-torch: no peer script at $peer (set TORCH_PEER)" >&2; exit 1; }
+# Say so before building: a build (or another cargo holding the build lock) can take minutes,
+# and its output is hidden unless it fails.
+echo "bench-vs-torch: building the step bench (cargo build --release --bench step)..." >&2
 cargo build --release --bench step >/dev/null 2>&1 || cargo build --release --bench step
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 isa="AVX2"; grep -q avx512f /proc/cpuinfo && isa="AVX-512"
