@@ -67,7 +67,11 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
 /// own statistics: the same values, gradients and running statistics as `groups` separate calls
 /// of [`batch_norm`] in order, from one pass.
 pub fn batch_norm_groups(norm: &BatchNorm, x: Tensor<2>, groups: usize) -> Tensor<2> {
-    let (y, update) = batch_norm_deferred(norm, x, groups);
+    applied(batch_norm_deferred(norm, x, groups))
+}
+
+/// A deferred pass's output, its running-statistics update applied on the calling thread.
+fn applied((y, update): (Tensor<2>, Option<NormUpdate>)) -> Tensor<2> {
     if let Some(update) = update {
         update.apply();
     }
@@ -100,11 +104,7 @@ pub fn norm_act_groups(
     groups: usize,
     act: &Activation,
 ) -> Tensor<2> {
-    let (y, update) = norm_act_deferred(norm, x, groups, act);
-    if let Some(update) = update {
-        update.apply();
-    }
-    y
+    applied(norm_act_deferred(norm, x, groups, act))
 }
 
 /// [`batch_norm_deferred`] followed by `act`: on flex as one fused operation
@@ -115,11 +115,12 @@ pub fn norm_act_deferred(
     groups: usize,
     act: &Activation,
 ) -> (Tensor<2>, Option<NormUpdate>) {
-    if x.device().is_autodiff() && norm.training.is_enabled() {
-        // Inexpensive to clone: a handle on the same tensor, in case flex declines it.
-        if let Some((y, mean, variance)) = norm_act::norm_act(norm, x.clone(), groups, act) {
-            return (y, Some(NormUpdate::new(norm, mean, variance)));
-        }
+    // The fused operation is training-mode batch norm; `norm_act` itself declines anything but
+    // flex autodiff f32 rows (the clone is a handle on the same tensor, for that case).
+    if norm.training.is_enabled()
+        && let Some((y, mean, variance)) = norm_act::norm_act(norm, x.clone(), groups, act)
+    {
+        return (y, Some(NormUpdate::new(norm, mean, variance)));
     }
     let (y, update) = batch_norm_deferred(norm, x, groups);
     (act.forward(y), update)
