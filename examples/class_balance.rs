@@ -17,6 +17,7 @@ use gan::device::{self, Adapter, BackendKind};
 use gan::eval::evaluator::{Evaluator, FEATURES, embed};
 use gan::eval::metrics::{Features, inside_real};
 use gan::eval::{K_NEIGHBOURS, Reference, describe, evaluator_for, real_subset, reference_data};
+use gan::model::condition;
 use gan::rng::{Stream, normal_values};
 use gan::run::RunDir;
 
@@ -48,6 +49,7 @@ fn main() -> Result<()> {
     let reference = Reference::new(&real, Some((model.clone(), info.clone())), &dev)?;
     let (g, net, step) = run.generator(&dev)?;
     let z = normal_values(&mut Stream::SampleNoise.rng(SEED), n * net.latent_dim);
+    let z = net.noise_rows(z, condition::balanced(net.classes));
     let show = |what: &str, fake: &[f32]| -> Result<()> {
         println!("{what}: {}", describe(&reference.quality(fake, &dev)?));
         Ok(())
@@ -61,7 +63,7 @@ fn main() -> Result<()> {
     // Training-mode batches of the run's own size; the last one overlaps the one before so that
     // no batch is smaller (a batch of one would normalise every value to the offset).
     let (g_train, _, _) = run.generator(&ad)?;
-    let (b, latent) = ((settings.batch_size as usize).min(n), net.latent_dim);
+    let (b, latent) = ((settings.batch_size as usize).min(n), net.noise_dim());
     let mut fake = Vec::with_capacity(fake.len());
     let mut done = 0;
     while done < n {
@@ -75,7 +77,11 @@ fn main() -> Result<()> {
 
     // Momentum 0.1 over 200 batches forgets the checkpoint's statistics entirely.
     let (g_train, _, _) = run.generator(&ad)?;
-    let fresh = normal_values(&mut Stream::SampleNoise.rng(SEED + 1), 200 * b * latent);
+    let fresh = normal_values(
+        &mut Stream::SampleNoise.rng(SEED + 1),
+        200 * b * net.latent_dim,
+    );
+    let fresh = net.noise_rows(fresh, condition::balanced(net.classes));
     for rows in fresh.chunks(b * latent) {
         g_train.images(rows, &net, &ad)?;
     }

@@ -11,6 +11,7 @@ use crate::compare::{self, scenario::Scenario};
 use crate::data::DatasetKind;
 use crate::device::{Adapter, BackendKind};
 use crate::metric::{Column, Metric, Take};
+use crate::model::condition::Condition;
 use crate::model::{Act, Arch};
 use crate::settings::{Given, Key, TrainSettings};
 use crate::train::Job;
@@ -211,7 +212,7 @@ macro_rules! value_enums {
     )*};
 }
 
-value_enums!(Act, Arch, DatasetKind, BackendKind, Scenario);
+value_enums!(Act, Arch, Condition, DatasetKind, BackendKind, Scenario);
 
 fn parse_adapter(s: &str) -> Result<Adapter, String> {
     s.parse()
@@ -247,6 +248,12 @@ pub struct TrainArgs {
     /// No batch norm in the DCGAN discriminator (it normally follows every middle convolution).
     #[arg(long)]
     pub no_disc_batch_norm: bool,
+    /// What G and D are told about each sample besides its pixels: with class, G draws the
+    /// class it is given (grids and evaluation ask for every class equally often) and D judges
+    /// each image with its class. Needs labelled data (shapes, silhouettes, mnist,
+    /// fashion-mnist, folders of class sub-folders).
+    #[arg(long, value_enum, default_value_t = d().condition)]
+    pub condition: Condition,
     /// Training data.
     #[arg(long, value_enum, default_value_t = d().dataset)]
     pub dataset: DatasetKind,
@@ -361,6 +368,7 @@ impl TrainArgs {
             disc_depth: self.disc_depth,
             disc_width: self.disc_width,
             no_disc_batch_norm: self.no_disc_batch_norm,
+            condition: self.condition,
             dataset: self.dataset,
             data: self.data.clone(),
             image_size: self.image_size,

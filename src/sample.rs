@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use rand::rngs::StdRng;
 
 use crate::device::{self, Adapter, BackendKind};
+use crate::model::condition;
 use crate::rng::{Stream, normal_values};
 use crate::run::RunDir;
 use crate::run::grid::{grid_shape, save_grid_with_cols};
@@ -33,7 +34,6 @@ pub struct Options {
 /// Writes the grid `opts` asks for and returns its path.
 pub fn run(opts: &Options) -> Result<PathBuf> {
     let run = RunDir::open(&opts.run, "--run")?;
-    let latent = run.config()?.net.latent_dim;
     run.checkpoint()?;
     let output = output_path(opts, &run)?;
 
@@ -41,17 +41,20 @@ pub fn run(opts: &Options) -> Result<PathBuf> {
     let (g, net, step) = run.generator(&dev)?;
 
     let n = opts.n as usize;
+    let latent = net.latent_dim;
     let mut rng = Stream::SampleNoise.rng(opts.seed);
+    // When conditional, sample i is of class i % classes (each column one class in turn), and
+    // each row of interpolations keeps one class.
     let (z, count, cols) = if opts.interpolate {
         let (cols, _) = grid_shape(n);
         let rows = (n / cols).max(1);
-        (
-            interpolations(&mut rng, rows, cols, latent),
-            rows * cols,
-            cols,
-        )
+        let z = interpolations(&mut rng, rows, cols, latent);
+        let row_class = |i: usize| (i / cols) % net.classes.max(1);
+        (net.noise_rows(z, row_class), rows * cols, cols)
     } else {
-        (normal_values(&mut rng, n * latent), n, grid_shape(n).0)
+        let z = normal_values(&mut rng, n * latent);
+        let z = net.noise_rows(z, condition::balanced(net.classes));
+        (z, n, grid_shape(n).0)
     };
     let images = g.images(&z, &net, &dev)?;
     save_grid_with_cols(&images, count, cols, net.channels, net.image_size, &output)?;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{DatasetKind, Spec};
 use crate::device::{Adapter, BackendKind};
+use crate::model::condition::Condition;
 use crate::model::{Act, Arch, NetConfig, dcgan};
 
 /// Every setting of a training run. Missing keys of older `config.json` files read as defaults.
@@ -34,6 +35,9 @@ pub struct TrainSettings {
     pub disc_width: Option<u32>,
     /// No batch norm in the DCGAN discriminator.
     pub no_disc_batch_norm: bool,
+    /// What G and D are conditioned on. Runs from before it existed were unconditional.
+    #[serde(default)]
+    pub condition: Condition,
     /// Training data.
     pub dataset: DatasetKind,
     /// Data folder (IDX files or images).
@@ -103,7 +107,8 @@ impl Default for TrainSettings {
             disc_depth: 2,
             disc_width: None,
             no_disc_batch_norm: false,
-            dataset: DatasetKind::Silhouettes,
+            condition: Condition::None,
+            dataset: DatasetKind::Centred,
             data: None,
             image_size: 28,
             channels: None,
@@ -174,8 +179,9 @@ impl TrainSettings {
         }
     }
 
-    /// The networks these settings train, for images of `size` pixels and `channels`.
-    pub fn net(&self, size: usize, channels: usize) -> NetConfig {
+    /// The networks these settings train, for images of `size` pixels and `channels`, and
+    /// data of `classes` classes (conditioned on when `condition` is `class`).
+    pub fn net(&self, size: usize, channels: usize, classes: usize) -> NetConfig {
         NetConfig {
             arch: self.arch,
             image_size: size,
@@ -187,6 +193,10 @@ impl TrainSettings {
             disc_batch_norm: !self.no_disc_batch_norm,
             disc_depth: self.disc_depth as usize,
             disc_width: self.disc_width.map(|w| w as usize),
+            classes: match self.condition {
+                Condition::None => 0,
+                Condition::Class => classes,
+            },
         }
     }
 
@@ -325,6 +335,7 @@ keys! {
     DiscDepth "disc_depth" Definition,
     DiscWidth "disc_width" Definition,
     NoDiscBatchNorm "no_disc_batch_norm" Definition,
+    Condition "condition" Definition,
     Dataset "dataset" Definition,
     Data "data" Definition,
     ImageSize "image_size" Definition,

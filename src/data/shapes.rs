@@ -1,8 +1,9 @@
 //! The built-in shape datasets: four classes (circle, square, triangle, cross) drawn
 //! procedurally, anti-aliased, grayscale.
 //!
-//! Every image is one shape at a random position, size and rotation, drawn in one of two styles:
-//! `silhouettes` (the default data) fills it; `shapes` strokes its outline at a random width.
+//! Every image is one shape of random size and rotation, drawn in one of three styles:
+//! `centred` (the default data) fills it at the image's centre; `silhouettes` fills it at a
+//! random position; `shapes` strokes its outline, at a random position and width.
 //! The pixel value is the analytic coverage (the signed distance to the edge, with a one-pixel
 //! ramp), so edges are anti-aliased without supersampling. Everything comes from the seed: no
 //! files.
@@ -25,6 +26,9 @@ pub enum Style {
     Outline,
     /// The whole shape filled; the cross as two bars (`--dataset silhouettes`).
     Filled,
+    /// Filled as `Filled`, centred in the image as MNIST centres its digits (`--dataset
+    /// centred`, the default data).
+    Centred,
 }
 
 /// Draws `n` shape images of `size`×`size` pixels in `style`, labels cycling through every
@@ -72,6 +76,11 @@ impl Shape {
         let cx = rng.random_range(margin..=size - margin);
         let cy = rng.random_range(margin..=size - margin);
         let angle = rng.random_range(0.0..TAU);
+        // The position is drawn whatever the style, so a seed gives the same sizes and angles.
+        let (cx, cy) = match style {
+            Style::Centred => (size / 2.0, size / 2.0),
+            Style::Outline | Style::Filled => (cx, cy),
+        };
         Shape {
             class,
             style,
@@ -96,7 +105,7 @@ impl Shape {
                 // How far inside what is drawn, plus the half-pixel ramp.
                 let depth = match self.style {
                     Style::Outline => self.stroke / 2.0 - self.outline_distance(px, py) + 0.5,
-                    Style::Filled => 0.5 - self.filled_distance(px, py),
+                    Style::Filled | Style::Centred => 0.5 - self.filled_distance(px, py),
                 };
                 let coverage = depth.clamp(0.0, 1.0);
                 out.push(coverage * 2.0 - 1.0);
@@ -243,6 +252,41 @@ mod tests {
                 assert_ne!(imgs[i], imgs[j]);
             }
         }
+    }
+
+    #[test]
+    fn centred_shapes_are_the_silhouettes_moved_to_the_centre() {
+        let (filled, centred) = (
+            generate(32, 28, 5, Style::Filled),
+            generate(32, 28, 5, Style::Centred),
+        );
+        assert_eq!(filled.labels, centred.labels);
+        // Mass-weighted centre and mass of each image's lit pixels.
+        let moments = |img: &[f32]| {
+            let (mut m, mut x, mut y) = (0.0, 0.0, 0.0);
+            for (i, v) in img.iter().enumerate() {
+                let w = (v + 1.0) / 2.0;
+                m += w;
+                x += w * ((i % 28) as f32 + 0.5);
+                y += w * ((i / 28) as f32 + 0.5);
+            }
+            (m, x / m, y / m)
+        };
+        let mut off_centre = 0;
+        for (f, c) in filled.images.chunks(784).zip(centred.images.chunks(784)) {
+            let ((mf, xf, yf), (mc, xc, yc)) = (moments(f), moments(c));
+            // Same size and rotation (the same drawn shape, so the same area)...
+            assert!((mf - mc).abs() < 1.0, "area {mf} vs {mc}");
+            // ...its own centre within a pixel of the image's (a triangle's centroid is not
+            // its circumcentre, so not exactly)...
+            assert!(
+                (xc - 14.0).abs() < 1.5 && (yc - 14.0).abs() < 1.5,
+                "{xc}, {yc}"
+            );
+            off_centre += usize::from((xf - 14.0).abs() > 2.0 || (yf - 14.0).abs() > 2.0);
+        }
+        // ...where the silhouettes mostly sit elsewhere.
+        assert!(off_centre > 16, "{off_centre} of 32 off centre");
     }
 
     #[test]

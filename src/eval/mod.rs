@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{self, Dataset, DatasetKind, subset};
 use crate::device::{self, Adapter, BackendKind};
 use crate::metric::Metric;
-use crate::model::{Generator, NetConfig};
+use crate::model::{Generator, NetConfig, condition};
 use crate::rng::{Stream, normal_values};
 use crate::run::RunDir;
 use crate::settings::TrainSettings;
@@ -52,6 +52,10 @@ pub struct Quality {
     /// Share of the generated samples the evaluator assigns to each class, by class name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_shares: Option<Vec<(String, f64)>>,
+    /// Share of the generated samples the evaluator puts in the class G was asked for (class-
+    /// conditional generators only): whether G draws what it is told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_agreement: Option<f64>,
     /// Squared kernel MMD in pixel space (the label-free fallback).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mmd_pixel: Option<f64>,
@@ -118,6 +122,13 @@ impl Reference {
 
     /// The quality of generated images `fake` (N×C×S×S).
     pub fn quality(&self, fake: &[f32], device: &Device) -> Result<Quality> {
+        self.quality_asked(fake, 0, device)
+    }
+
+    /// [`Self::quality`] of images a conditional G was asked to draw as class `i % classes`
+    /// for sample `i` (as [`generate`] asks), with how often it drew the class asked for;
+    /// `classes` 0 for an unconditional G.
+    pub fn quality_asked(&self, fake: &[f32], classes: usize, device: &Device) -> Result<Quality> {
         let n = fake.len() / (self.channels * self.size * self.size);
         let mut q = Quality {
             samples: n,
@@ -127,6 +138,7 @@ impl Reference {
             class_coverage: None,
             class_kl: None,
             class_shares: None,
+            class_agreement: None,
             mmd_pixel: None,
             evaluator_accuracy: self.evaluator_accuracy(),
         };
@@ -155,6 +167,14 @@ impl Reference {
                         .zip(metrics::class_shares(&predicted, k))
                         .collect(),
                 );
+                if classes > 0 {
+                    let asked = condition::balanced(classes);
+                    let hits = predicted
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, &p)| p == asked(i));
+                    q.class_agreement = Some(hits.count() as f64 / n.max(1) as f64);
+                }
             }
             None => {
                 let ff = Features {
@@ -230,7 +250,7 @@ impl TrainingEval {
         device: &Device,
     ) -> Result<Vec<(Metric, f64)>> {
         let fake = generate(g, net, self.samples, DEFAULT_SEED, device)?;
-        let q = self.reference.quality(&fake, device)?;
+        let q = self.reference.quality_asked(&fake, net.classes, device)?;
         Ok(self
             .metrics()
             .iter()
@@ -239,7 +259,8 @@ impl TrainingEval {
     }
 }
 
-/// `n` images (N×C×S×S values in [-1, 1]) from `g`, with noise seeded by `seed`.
+/// `n` images (N×C×S×S values in [-1, 1]) from `g`, with noise seeded by `seed` (and, when
+/// conditional, every class asked for equally often, in turn).
 pub fn generate(
     g: &Generator,
     net: &NetConfig,
@@ -248,6 +269,7 @@ pub fn generate(
     device: &Device,
 ) -> Result<Vec<f32>> {
     let z = normal_values(&mut Stream::SampleNoise.rng(seed), n * net.latent_dim);
+    let z = net.noise_rows(z, condition::balanced(net.classes));
     g.images(&z, net, device)
 }
 
@@ -347,7 +369,7 @@ pub fn run(opts: &Options) -> Result<Quality> {
     let real = real_subset(&data, n, opts.seed);
     let (g, net, step) = run.generator(&dev)?;
     let fake = generate(&g, &net, n, opts.seed, &dev)?;
-    let q = Reference::new(&real, eval, &dev)?.quality(&fake, &dev)?;
+    let q = Reference::new(&real, eval, &dev)?.quality_asked(&fake, net.classes, &dev)?;
 
     let dir = run.eval_dir();
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -375,6 +397,7 @@ pub fn describe(q: &Quality) -> String {
         ("recall", q.recall),
         ("class coverage", q.class_coverage),
         ("class KL", q.class_kl),
+        ("class agreement", q.class_agreement),
         ("pixel MMD²", q.mmd_pixel),
         ("evaluator accuracy", q.evaluator_accuracy),
     ] {
@@ -454,6 +477,24 @@ mod tests {
             one.class_kl.unwrap() > 20.0 * same.class_kl.unwrap(),
             "{one:?}"
         );
+
+        // A conditional "generator" that draws sample i as class i % 4, as asked, agrees with
+        // its classes as often as the evaluator is right; the same images one place later in
+        // the order (each drawn as the class after the one asked for) almost never agree.
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 4];
+        for i in 0..data.len {
+            by_class[data.labels[i] as usize].push(i);
+        }
+        let in_turn: Vec<usize> = (0..400).map(|i| by_class[i % 4][i / 4]).collect();
+        let shifted: Vec<usize> = (0..400).map(|i| by_class[(i + 1) % 4][i / 4]).collect();
+        let reference = Reference::new(&real, Some(eval.clone()), &dev).unwrap();
+        let asked = |picked: &[usize]| {
+            let q = reference.quality_asked(&data.select(picked).images, 4, &dev);
+            q.unwrap().class_agreement.unwrap()
+        };
+        let (right, wrong) = (asked(&in_turn), asked(&shifted));
+        assert!(right > 0.8 && wrong < 0.15, "agreement {right} vs {wrong}");
+        assert_eq!(same.class_agreement, None, "unconditional: not measured");
 
         // Unlabelled data: the pixel-space MMD, clearly lower for real than for noise.
         let mmd_same = quality(&real, &held_out.images, None, &dev)

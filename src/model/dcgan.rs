@@ -58,6 +58,7 @@ pub struct DcganGenerator {
     blocks: Vec<UpBlock>,
     to_image: ConvTranspose2d,
     act: Activation,
+    /// Values in one noise row (the one-hot class included when conditional).
     latent_dim: usize,
 }
 
@@ -80,7 +81,7 @@ impl DcganGenerator {
             })
             .collect();
         Ok(DcganGenerator {
-            project: ConvTranspose2dConfig::new([cfg.latent_dim, widths[0]], [base, base])
+            project: ConvTranspose2dConfig::new([cfg.noise_dim(), widths[0]], [base, base])
                 .with_bias(false)
                 .with_initializer(INIT)
                 .init(device),
@@ -88,7 +89,7 @@ impl DcganGenerator {
             blocks,
             to_image: up(widths[k - 1], cfg.channels).init(device),
             act: Activation::new(cfg.gen_act, cfg.alpha),
-            latent_dim: cfg.latent_dim,
+            latent_dim: cfg.noise_dim(),
         })
     }
 
@@ -172,7 +173,7 @@ impl DcganDiscriminator {
     pub fn new(cfg: &NetConfig, device: &Device) -> Result<Self> {
         let (base, k) = stages(cfg.image_size)?;
         let mut blocks = Vec::with_capacity(k);
-        let mut cin = cfg.channels;
+        let mut cin = cfg.d_channels();
         for i in 0..k {
             let cout = D_WIDTH << i;
             // No batch norm on the first layer, as in DCGAN; none at all when asked.

@@ -27,7 +27,7 @@ impl MlpGenerator {
         let pixels = cfg.channels * cfg.image_size * cfg.image_size;
         MlpGenerator {
             hidden: vec![
-                LinearConfig::new(cfg.latent_dim, WIDTHS[0]).init(device),
+                LinearConfig::new(cfg.noise_dim(), WIDTHS[0]).init(device),
                 LinearConfig::new(WIDTHS[0], WIDTHS[1]).init(device),
             ],
             to_image: LinearConfig::new(WIDTHS[1], pixels).init(device),
@@ -60,7 +60,7 @@ pub struct MlpDiscriminator {
 impl MlpDiscriminator {
     /// Builds D for `cfg` on `device`.
     pub fn new(cfg: &NetConfig, device: &Device) -> Self {
-        let pixels = cfg.channels * cfg.image_size * cfg.image_size;
+        let pixels = cfg.d_channels() * cfg.image_size * cfg.image_size;
         // 512 → 256, then further 256-wide layers when deeper; or W wide throughout.
         let depth = cfg.disc_depth.max(1);
         let mut widths = vec![pixels];

@@ -1,6 +1,7 @@
 //! The generator/discriminator pair, for either architecture.
 
 pub mod activation;
+pub mod condition;
 pub mod conv;
 pub mod dcgan;
 pub mod mlp;
@@ -104,6 +105,9 @@ pub struct NetConfig {
     /// Width of every hidden layer of the MLP discriminator (None: 512, then 256).
     #[serde(default)]
     pub disc_width: Option<usize>,
+    /// Classes G and D are conditioned on (0: unconditional, as every run before it existed).
+    #[serde(default)]
+    pub classes: usize,
 }
 
 impl Default for NetConfig {
@@ -120,7 +124,26 @@ impl Default for NetConfig {
             disc_batch_norm: true,
             disc_depth: 2,
             disc_width: None,
+            classes: 0,
         }
+    }
+}
+
+impl NetConfig {
+    /// Values in one noise row: the latent vector, then the one-hot class when conditional.
+    pub fn noise_dim(&self) -> usize {
+        self.latent_dim + self.classes
+    }
+
+    /// Channels of D's input: the image's, then one plane per class when conditional.
+    pub fn d_channels(&self) -> usize {
+        self.channels + self.classes
+    }
+
+    /// Noise rows for the latent vectors `z` (`latent_dim` values each), the class of row `i`
+    /// being `label(i)` when conditional (see [`condition`]).
+    pub fn noise_rows(&self, z: Vec<f32>, label: impl Fn(usize) -> usize) -> Vec<f32> {
+        condition::with_classes(z, self.latent_dim, self.classes, label)
     }
 }
 
@@ -174,9 +197,9 @@ impl Generator {
     }
 
     /// The images (N×C×S×S values on the host) of the noise rows in `z` (row-major,
-    /// `net.latent_dim` each), 256 at a time.
+    /// `net.noise_dim()` each), 256 at a time.
     pub fn images(&self, z: &[f32], net: &NetConfig, device: &Device) -> Result<Vec<f32>> {
-        let latent = net.latent_dim;
+        let latent = net.noise_dim();
         let image = net.channels * net.image_size * net.image_size;
         let mut out = Vec::with_capacity(z.len() / latent * image);
         for rows in z.chunks(256 * latent) {

@@ -12,7 +12,7 @@ use burn::prelude::*;
 
 use super::unit_max;
 use crate::data::{Dataset, subset};
-use crate::model::{Discriminator, Generator, Tap};
+use crate::model::{Discriminator, Generator, NetConfig, Tap, condition};
 use crate::rng::{Stream, normal_values};
 
 /// Real images, and noise vectors for fakes, in the probe set.
@@ -20,8 +20,12 @@ pub const PROBE_IMAGES: usize = 256;
 
 /// The fixed probe set of a run, on the device (without autodiff).
 pub struct ProbeSet {
+    /// The real images as D sees them (with their class planes when conditional).
     real: Tensor<4>,
     noise: Tensor<2>,
+    /// Latent values of a noise row, and the classes after them (0: unconditional).
+    latent: usize,
+    classes: usize,
 }
 
 /// Per hidden layer of D, which units are dead on the probe set.
@@ -50,8 +54,9 @@ impl Tap for MaxTap {
 
 impl ProbeSet {
     /// The probe set of a run with `seed`: up to 256 real images of `data` and 256 noise
-    /// vectors of `latent` values, each from its own stream (the same on every backend).
-    pub fn new(data: &Dataset, seed: u64, latent: usize, device: &Device) -> Self {
+    /// rows for `net` (every class equally often when conditional), each from its own stream
+    /// (the same on every backend).
+    pub fn new(data: &Dataset, seed: u64, net: &NetConfig, device: &Device) -> Self {
         let picked = data.select(&subset(
             data.len,
             Some(PROBE_IMAGES),
@@ -64,9 +69,20 @@ impl ProbeSet {
             ),
             device,
         );
-        let z = normal_values(&mut Stream::ProbeNoise.rng(seed), PROBE_IMAGES * latent);
-        let noise = Tensor::<2>::from_data(TensorData::new(z, [PROBE_IMAGES, latent]), device);
-        ProbeSet { real, noise }
+        let real = condition::real_input(real, &picked.labels, net.classes);
+        let z = normal_values(
+            &mut Stream::ProbeNoise.rng(seed),
+            PROBE_IMAGES * net.latent_dim,
+        );
+        let z = net.noise_rows(z, condition::balanced(net.classes));
+        let noise =
+            Tensor::<2>::from_data(TensorData::new(z, [PROBE_IMAGES, net.noise_dim()]), device);
+        ProbeSet {
+            real,
+            noise,
+            latent: net.latent_dim,
+            classes: net.classes,
+        }
     }
 
     /// Measures `d` (and `g`'s fakes) on the set, without changing either network: both run
@@ -74,6 +90,7 @@ impl ProbeSet {
     pub fn measure(&self, g: &Generator, d: &Discriminator) -> Result<ProbeReading> {
         let d = d.valid();
         let fakes = g.valid().forward(self.noise.clone());
+        let fakes = condition::fake_input(fakes, &self.noise, self.latent, self.classes);
         let mut real_tap = MaxTap::default();
         let mut fake_tap = MaxTap::default();
         d.forward_measuring(self.real.clone(), &mut real_tap);
@@ -190,7 +207,7 @@ mod tests {
                 &dev,
             )));
             let d = Discriminator::Mlp(mlp);
-            let set = ProbeSet::new(&data, 1, 8, &dev);
+            let set = ProbeSet::new(&data, 1, &net, &dev);
             let r = set.measure(&g, &d).unwrap();
             assert!(r.dead[0][3], "{act:?}: the hopeless unit is dead");
             assert!(!r.dead_fake_only[0][3], "dead on real images too");
@@ -215,7 +232,7 @@ mod tests {
         let g = Generator::new(&net, &dev).unwrap();
         let d = Discriminator::new(&net, &dev.clone().autodiff()).unwrap();
         let data = crate::data::shapes::generate(300, 28, 3, crate::data::shapes::Style::Outline);
-        let set = ProbeSet::new(&data, 1, 8, &dev);
+        let set = ProbeSet::new(&data, 1, &net, &dev);
         let before = crate::train::checkpoint::param_values(&d.valid()).unwrap();
         let stats = |d: &Discriminator| match d {
             Discriminator::Dcgan(d) => d.running_stats(),

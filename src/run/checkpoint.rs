@@ -32,7 +32,7 @@ pub const OPTIM_D: &str = "optim_d.bpk";
 pub struct State {
     /// Steps completed.
     pub step: u64,
-    /// The fixed sample noise, `sample_count × latent_dim` row-major.
+    /// The fixed sample noise, `sample_count × (latent_dim + classes)` row-major (see `NetConfig::noise_dim`).
     pub fixed_z: Vec<f32>,
     /// Dead-unit masks of the last logged steps, oldest first (per step, per layer, per unit).
     pub dead_history: Vec<Vec<Vec<bool>>>,

@@ -132,12 +132,9 @@ mod tests {
             seed: 7,
             ..TrainSettings::default()
         };
-        assert!(default_name(&s).starts_with("silhouettes-mlp-relu-s7-"));
+        assert!(default_name(&s).starts_with("centred-mlp-relu-s7-"));
         let leaky = default_name(&TrainSettings::default());
-        assert!(
-            leaky.starts_with("silhouettes-dcgan-leaky0.2-s42-"),
-            "{leaky}"
-        );
+        assert!(leaky.starts_with("centred-dcgan-leaky0.2-s42-"), "{leaky}");
         let outlines = TrainSettings {
             dataset: crate::data::DatasetKind::Shapes,
             ..TrainSettings::default()

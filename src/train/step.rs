@@ -9,7 +9,7 @@ use burn::tensor::{BoolStore, DType, TensorData, Transaction};
 use super::adam::FusedAdam;
 use super::loss::{bce_fake, bce_real};
 use crate::device;
-use crate::model::{Discriminator, Generator, NetConfig, NoTap};
+use crate::model::{Discriminator, Generator, NetConfig, NoTap, condition};
 use crate::probe::{
     DStats, ImageProbe, ParamGradZeros, ParamZeros, ProbeTensors, Sparsity, SparsityTap,
 };
@@ -28,6 +28,10 @@ pub struct Gan {
     pub lr_d: f64,
     /// G's learning rate.
     pub lr_g: f64,
+    /// Latent values of a noise row, before its one-hot class when conditional.
+    latent_dim: usize,
+    /// Classes conditioned on (0: unconditional).
+    classes: usize,
 }
 
 /// What one step leaves on the device (and, when probed on a CPU backend, what the probes
@@ -74,6 +78,8 @@ impl Gan {
             opt_d: adam.init(),
             lr_d,
             lr_g,
+            latent_dim: net.latent_dim,
+            classes: net.classes,
         })
     }
 
@@ -104,7 +110,9 @@ impl Gan {
     }
 
     /// Runs one step: D on `real` and G(`z_d`) detached, then G through D on G(`z_g`).
-    /// With `probe`, the sparsity probes ride along inside the same passes.
+    /// With `probe`, the sparsity probes ride along inside the same passes. When conditional,
+    /// `real` comes with its class planes (`condition::real_input`) and the noise rows with
+    /// their one-hot classes, which the fakes' planes repeat.
     pub fn step(
         &mut self,
         real: Tensor<4>,
@@ -115,7 +123,8 @@ impl Gan {
         let device = real.device();
         // D's fake batch is detached: a copy of G that does not track its parameters records no
         // graph and keeps no activations for a backward pass that never comes.
-        let fake = self.g.clone().no_grad().forward(z_d);
+        let fake = self.g.clone().no_grad().forward(z_d.clone());
+        let fake = condition::fake_input(fake, &z_d, self.latent_dim, self.classes);
         // G's pass on fresh noise for its own update reads only G's parameters, which change
         // at the end of the step, so on the CPU backends it runs beside D's update and fills
         // the cores D's serial work leaves idle. `join` runs D's update on this thread, which
@@ -125,7 +134,7 @@ impl Gan {
         let beside = device::on_host(&device) && rayon::current_thread_index().is_some();
         let update_d =
             || update_discriminator(&mut self.d, &mut self.opt_d, self.lr_d, (real, fake), probe);
-        let g_pass = || self.g.forward_deferring_stats(z_g);
+        let g_pass = || self.g.forward_deferring_stats(z_g.clone());
         let (d_update, (fake, g_stats)) = match beside {
             true => rayon::join(update_d, g_pass),
             false => {
@@ -147,6 +156,7 @@ impl Gan {
         // track them skips D's weight-gradient convolutions. Batch-norm statistics are shared
         // with the original, so they update exactly as before.
         let d = self.d.clone().no_grad();
+        let fake = condition::fake_input(fake, &z_g, self.latent_dim, self.classes);
         let loss_g = bce_real(d.forward(fake, &mut NoTap));
         let grads = loss_g.backward();
         let g_probe = image_probe.map(|p| p.finish(&grads));
@@ -388,6 +398,49 @@ mod tests {
                 );
                 assert!((0.0..=1.0).contains(&s.g_signal_zero));
                 assert!((0.0..=1.0).contains(&s.d_param_grad_zero));
+            }
+        }
+    }
+
+    #[test]
+    fn a_conditional_gan_trains_with_probes_on_either_architecture() {
+        let _lock = crate::seed_lock();
+        for arch in [Arch::Dcgan, Arch::Mlp] {
+            let dev = Device::flex();
+            dev.seed(6);
+            let ad = dev.clone().autodiff();
+            let cfg = NetConfig {
+                classes: 4,
+                ..net(arch, Act::Relu)
+            };
+            let mut gan = Gan::new(&cfg, 2e-4, 2e-4, 0.5, &ad).unwrap();
+            let data = shapes::generate(64, 28, 1, shapes::Style::Filled);
+            let mut batcher = Batcher::new(64, 16, 1);
+            for step in 0..2 {
+                let (pixels, labels) = batcher.batch_with_labels(step, &data);
+                let real = Tensor::<4>::from_data(TensorData::new(pixels, [16, 1, 28, 28]), &ad);
+                let real = condition::real_input(real, &labels, 4);
+                let z = || {
+                    let v = crate::rng::normal_values(
+                        &mut crate::rng::Stream::StepNoise.rng_at(3, step),
+                        16 * 16,
+                    );
+                    let rows = cfg.noise_rows(v, condition::balanced(4));
+                    Tensor::<2>::from_data(TensorData::new(rows, [16, 20]), &ad)
+                };
+                let s = gan.step(real, z(), z(), true).read().unwrap();
+                assert!(
+                    s.loss_d.is_finite() && s.loss_g.is_finite(),
+                    "{arch:?}: {s:?}"
+                );
+                let p = s.sparsity.expect("probed");
+                // ReLU's zero gradients are its non-positive inputs, with or without classes.
+                for layer in &p.layers {
+                    assert!(
+                        (layer.grad_zero - layer.preact_nonpos).abs() < 0.02,
+                        "{arch:?}"
+                    );
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ use crate::device::{self, OpenedDevice};
 use crate::eval::TrainingEval;
 use crate::metric::{self, Column, Metric, Probes};
 use crate::model::NetConfig;
+use crate::model::condition::{self, Condition};
 use crate::probe::dead::DeadTracker;
 use crate::probe::frozen::FrozenTracker;
 use crate::probe::probe_set::{self, ProbeSet};
@@ -83,7 +84,20 @@ impl Trainer {
         resume: Option<Resume>,
         plan: Option<PlanBar>,
     ) -> Result<Self> {
-        let net = settings.net(data.size, data.channels);
+        if settings.condition == Condition::Class
+            && (!data.labelled() || data.class_names.len() < 2)
+        {
+            bail!(
+                "--condition class needs labelled data of two or more classes, and this {} data has {} \
+                 (a folder gets its classes from its sub-folders' names)",
+                settings.dataset.name(),
+                match data.class_names.len() {
+                    0 => "no labels".to_string(),
+                    n => format!("{n} class"),
+                }
+            );
+        }
+        let net = settings.net(data.size, data.channels, data.class_names.len());
         let opened = device::open(settings.backend, settings.device)?;
         let dev = opened.device.clone();
         // Before the networks, which `Gan::seeded` draws from the run's seed: training the
@@ -109,8 +123,8 @@ impl Trainer {
             (false, _) => Probes::All,
         };
         let columns = metric::layout(gan.d.hidden_layers(), probes, quality_metrics);
-        let probe_set = (probes == Probes::All)
-            .then(|| ProbeSet::new(&data, settings.seed, net.latent_dim, &dev));
+        let probe_set =
+            (probes == Probes::All).then(|| ProbeSet::new(&data, settings.seed, &net, &dev));
         let chatty = plan.is_none();
         let window = settings.dead_window as usize;
         let opened_run = match resume {
@@ -125,14 +139,14 @@ impl Trainer {
             );
         }
         let count = settings.sample_count as usize;
-        if state.fixed_z.len() != count * net.latent_dim {
+        if state.fixed_z.len() != count * net.noise_dim() {
             bail!(
                 "{}: the checkpoint's sample noise does not match --sample-count",
                 run.path().display()
             );
         }
         let fixed_z = Tensor::<2>::from_data(
-            TensorData::new(state.fixed_z.clone(), [count, net.latent_dim]),
+            TensorData::new(state.fixed_z.clone(), [count, net.noise_dim()]),
             &dev,
         );
         let progress = match plan {
@@ -193,11 +207,11 @@ impl Trainer {
             .and_then(|v| v.parse().ok());
         for step in self.start..self.settings.steps {
             let logged = self.schedule.logged(step);
-            let mut pixels = batcher.batch(step, &self.data);
+            let (mut pixels, labels) = batcher.batch_with_labels(step, &self.data);
             if nan_at == Some(step) {
                 pixels[0] = f32::NAN;
             }
-            let out = self.step(pixels, step, logged && probes);
+            let out = self.step((pixels, &labels), step, logged && probes);
             self.done = step + 1;
             let checkpoint_now = self.schedule.checkpoint_due(self.done);
             // A signal during the step lets it finish; the checkpoint then covers it.
@@ -255,20 +269,21 @@ impl Trainer {
         Ok(Outcome::Finished(dir))
     }
 
-    /// One training step on `pixels`, with the noise of step `step`.
-    fn step(&mut self, pixels: Vec<f32>, step: u64, probe: bool) -> super::step::StepOutput {
+    /// One training step on the images `pixels` of classes `labels`, with the noise of step
+    /// `step`.
+    fn step(
+        &mut self,
+        (pixels, labels): (Vec<f32>, &[u32]),
+        step: u64,
+        probe: bool,
+    ) -> super::step::StepOutput {
         let (batch, d) = (self.settings.batch_size as usize, &self.data);
         let real = Tensor::<4>::from_data(
             TensorData::new(pixels, [batch, d.channels, d.size, d.size]),
             &self.ad,
         );
-        let (z_d, z_g) = step_noise(
-            self.settings.seed,
-            step,
-            batch,
-            self.net.latent_dim,
-            &self.ad,
-        );
+        let real = condition::real_input(real, labels, self.net.classes);
+        let (z_d, z_g) = step_noise(self.settings.seed, step, batch, &self.net, &self.ad);
         self.gan.step(real, z_d, z_g, probe)
     }
 
@@ -505,9 +520,11 @@ fn fresh(
     }
     let log = MetricsLog::create(&run.metrics_path(), &metric::names(columns))?;
     let count = settings.sample_count as usize * net.latent_dim;
+    let z = normal_values(&mut Stream::FixedNoise.rng(settings.seed), count);
     let state = State {
         step: 0,
-        fixed_z: normal_values(&mut Stream::FixedNoise.rng(settings.seed), count),
+        // Every class equally often, in turn, when conditional.
+        fixed_z: net.noise_rows(z, condition::balanced(net.classes)),
         dead_history: Vec::new(),
         train_seconds: 0.0,
         seed: settings.seed,
@@ -564,19 +581,25 @@ fn has_harm_columns(run: &RunDir) -> Result<bool> {
     Ok(header.iter().any(|c| c == probe))
 }
 
-/// The two noise batches of step `step`: drawn from a stream seeded by (seed, step), so a
-/// resumed run draws exactly what an uninterrupted one would.
+/// The two noise batches of step `step` (with uniformly drawn classes when conditional): drawn
+/// from a stream seeded by (seed, step), so a resumed run draws exactly what an uninterrupted
+/// one would.
 fn step_noise(
     seed: u64,
     step: u64,
     batch: usize,
-    latent: usize,
+    net: &NetConfig,
     device: &Device,
 ) -> (Tensor<2>, Tensor<2>) {
     let mut rng = Stream::StepNoise.rng_at(seed, step);
     let mut z = || {
+        let values = normal_values(&mut rng, batch * net.latent_dim);
+        let classes = condition::drawn(&mut rng, batch, net.classes);
         Tensor::from_data(
-            TensorData::new(normal_values(&mut rng, batch * latent), [batch, latent]),
+            TensorData::new(
+                net.noise_rows(values, |i| classes[i]),
+                [batch, net.noise_dim()],
+            ),
             device,
         )
     };
@@ -619,13 +642,33 @@ mod tests {
     #[test]
     fn step_noise_depends_on_seed_and_step_only() {
         let dev = Device::flex();
-        let (a_d, a_g) = step_noise(1, 5, 2, 3, &dev);
-        let (b_d, b_g) = step_noise(1, 5, 2, 3, &dev);
+        let net = NetConfig {
+            latent_dim: 3,
+            ..NetConfig::default()
+        };
+        let (a_d, a_g) = step_noise(1, 5, 2, &net, &dev);
+        let (b_d, b_g) = step_noise(1, 5, 2, &net, &dev);
         let (a_d, a_g) = (values(a_d), values(a_g));
         assert_eq!(a_d, values(b_d));
         assert_eq!(a_g, values(b_g));
         assert_ne!(a_d, a_g, "the D and G batches are different draws");
-        assert_ne!(a_d, values(step_noise(1, 6, 2, 3, &dev).0));
-        assert_ne!(a_d, values(step_noise(2, 5, 2, 3, &dev).0));
+        assert_ne!(a_d, values(step_noise(1, 6, 2, &net, &dev).0));
+        assert_ne!(a_d, values(step_noise(2, 5, 2, &net, &dev).0));
+
+        // Conditional: the same latent values, each row followed by a one-hot class.
+        let cond = NetConfig { classes: 4, ..net };
+        let (c_d, _) = step_noise(1, 5, 2, &cond, &dev);
+        let c_d = values(c_d);
+        assert_eq!(c_d.len(), 2 * 7);
+        for (row, latent) in c_d.chunks(7).zip(a_d.chunks(3)) {
+            assert_eq!(
+                &row[..3],
+                latent,
+                "the latent part is the unconditional draw"
+            );
+            let hot = &row[3..];
+            assert_eq!(hot.iter().filter(|&&v| v == 1.0).count(), 1, "{hot:?}");
+            assert_eq!(hot.iter().filter(|&&v| v == 0.0).count(), 3, "{hot:?}");
+        }
     }
 }

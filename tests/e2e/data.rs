@@ -231,6 +231,30 @@ fn folder_without_subfolders_is_unlabelled_rgb_by_default() {
     assert_eq!(cfg["dataset"]["channels"], 3);
 }
 
+#[test]
+fn class_conditioning_refuses_unlabelled_data_and_leaves_the_output_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("flat");
+    fs::create_dir_all(&data).unwrap();
+    for k in 0..5 {
+        picture(30, 30, k)
+            .save(data.join(format!("{k}.png")))
+            .unwrap();
+    }
+    let out = out_with_earlier_run(tmp.path());
+    refused(
+        &out,
+        "folder",
+        Some(&data),
+        &["--condition", "class"],
+        &[
+            "--condition class needs labelled data",
+            "no labels",
+            "sub-folders",
+        ],
+    );
+}
+
 /// Every bad input fails with one line naming the problem, and leaves `out` as it was.
 fn refused(out: &Path, dataset: &str, data: Option<&Path>, extra: &[&str], expect: &[&str]) {
     let o = train(out, dataset, data, extra);
@@ -257,9 +281,9 @@ fn out_with_earlier_run(root: &Path) -> PathBuf {
 }
 
 #[test]
-fn both_drawn_datasets_train_and_refuse_a_data_folder() {
+fn the_drawn_datasets_train_and_refuse_a_data_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    for dataset in ["silhouettes", "shapes"] {
+    for dataset in ["centred", "silhouettes", "shapes"] {
         let out = tmp.path().join(dataset);
         assert_ok(&train(&out, dataset, None, &["--dataset-size", "16"]));
         let run = only_run(&out);

@@ -5,6 +5,7 @@ mod backends;
 mod common;
 mod compare;
 mod concurrency;
+mod condition;
 mod data;
 mod eval;
 mod resume;

@@ -156,7 +156,7 @@ fn resume_refuses_changed_model_settings_and_leaves_the_run_alone() {
         (&["--alpha", "0.1"], "--alpha 0.2"),
         (&["--image-size", "32"], "--image-size 28"),
         (&["--arch", "mlp"], "--arch dcgan"),
-        (&["--dataset", "folder"], "--dataset silhouettes"),
+        (&["--dataset", "folder"], "--dataset centred"),
         (&["--name", "other"], "does not apply"),
         (&[], "already finished its 3 steps"),
     ] {
