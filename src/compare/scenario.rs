@@ -303,6 +303,12 @@ mod tests {
         let mut t = TrainSettings::default();
         apply(Scenario::NoBatchNorm, &mut t, &none);
         assert!(t.no_disc_batch_norm);
+        // The data the findings were measured on, not the default training's, unless given.
+        assert_eq!(TrainSettings::default().dataset, DatasetKind::Centred);
+        assert_eq!(t.dataset, DatasetKind::Silhouettes);
+        let mut t = TrainSettings::default();
+        apply(Scenario::Baseline, &mut t, &Given::of([Key::Dataset]));
+        assert_eq!(t.dataset, DatasetKind::Centred);
     }
 
     #[test]
