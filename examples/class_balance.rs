@@ -51,7 +51,10 @@ fn main() -> Result<()> {
     let z = normal_values(&mut Stream::SampleNoise.rng(SEED), n * net.latent_dim);
     let z = net.noise_rows(z, condition::balanced(net.classes));
     let show = |what: &str, fake: &[f32]| -> Result<()> {
-        println!("{what}: {}", describe(&reference.quality(fake, &dev)?));
+        println!(
+            "{what}: {}",
+            describe(&reference.quality_asked(fake, net.classes, &dev)?)
+        );
         Ok(())
     };
     println!("{} at step {step}", run.path().display());

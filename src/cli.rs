@@ -78,7 +78,8 @@ pub struct FindingsArgs {
     #[arg(long, value_name = "METRIC", value_parser = parse_primary)]
     pub primary: Option<(Column, Take)>,
     /// Training flags shared by every comparison (they override the scenarios' presets;
-    /// --out is the findings folder, default outputs/findings).
+    /// --out is the findings folder, default outputs/findings). The scenarios train on
+    /// --dataset silhouettes unless --dataset is given.
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -117,7 +118,9 @@ pub struct CompareArgs {
     /// high-lr-d, the fewest with which its exact paired test can reach p < 0.05).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub seeds: Option<u32>,
-    /// Settings preset (README, "Scenarios"); flags given explicitly override it.
+    /// Settings preset (README, "Scenarios"); flags given explicitly override it. Every
+    /// scenario trains on --dataset silhouettes, the data its findings were measured on,
+    /// unless --dataset is given.
     #[arg(long, value_enum, default_value_t = Scenario::Baseline)]
     pub scenario: Scenario,
     /// The primary metric the verdict is judged on, named before the runs: a metrics.csv
@@ -143,7 +146,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "I")]
     pub task_index: Option<usize>,
     /// Training flags shared by every run (--out is the comparison's folder, default
-    /// outputs/compare-<scenario>; --steps defaults to the scenario's).
+    /// outputs/compare-<scenario>; --steps and --dataset default to the scenario's).
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -250,8 +253,8 @@ pub struct TrainArgs {
     pub no_disc_batch_norm: bool,
     /// What G and D are told about each sample besides its pixels: with class, G draws the
     /// class it is given (grids and evaluation ask for every class equally often) and D judges
-    /// each image with its class. Needs labelled data (shapes, silhouettes, mnist,
-    /// fashion-mnist, folders of class sub-folders).
+    /// each image with its class. Needs labelled data (the drawn centred, silhouettes and
+    /// shapes, mnist, fashion-mnist, folders of class sub-folders).
     #[arg(long, value_enum, default_value_t = d().condition)]
     pub condition: Condition,
     /// Training data.
@@ -295,7 +298,8 @@ pub struct TrainArgs {
     /// Adam beta1 of both networks, in [0, 1).
     #[arg(long, default_value_t = d().beta1, value_parser = parse_beta)]
     pub beta1: f64,
-    /// Length of the generator's noise vector.
+    /// Latent values in the generator's noise vector (--condition class appends a one-hot
+    /// class to it).
     #[arg(long, default_value_t = d().latent_dim, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub latent_dim: u32,
     /// Seed of everything random: data, initial weights, noise, batch order.

@@ -43,8 +43,8 @@ pub fn run(opts: &Options) -> Result<PathBuf> {
     let n = opts.n as usize;
     let latent = net.latent_dim;
     let mut rng = Stream::SampleNoise.rng(opts.seed);
-    // When conditional, sample i is of class i % classes (each column one class in turn), and
-    // each row of interpolations keeps one class.
+    // When conditional, sample i is of class i % classes (with 8 columns and 4 classes, one
+    // class per column), and each row of interpolations keeps one class.
     let (z, count, cols) = if opts.interpolate {
         let (cols, _) = grid_shape(n);
         let rows = (n / cols).max(1);

@@ -62,7 +62,7 @@ pub struct TrainSettings {
     pub lr_g: Option<f64>,
     /// Adam beta1 of both networks.
     pub beta1: f64,
-    /// Length of the generator's noise vector.
+    /// Latent values in the generator's noise vector (a one-hot class follows when conditional).
     pub latent_dim: u32,
     /// Seed of everything random (see `rng`).
     pub seed: u64,

@@ -133,7 +133,7 @@ pub fn load(spec: &Spec) -> Result<(Dataset, usize)> {
         DatasetKind::Centred | DatasetKind::Silhouettes | DatasetKind::Shapes => {
             if spec.path.is_some() {
                 bail!(
-                    "--data is for --dataset mnist, fashion-mnist or folder; {} are drawn, not read",
+                    "--data is for --dataset mnist, fashion-mnist or folder; --dataset {} draws its images",
                     spec.kind.name()
                 );
             }

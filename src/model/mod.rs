@@ -89,7 +89,7 @@ pub struct NetConfig {
     pub image_size: usize,
     /// Image channels.
     pub channels: usize,
-    /// Noise vector length.
+    /// Latent values per noise row (the one-hot class follows them when conditional).
     pub latent_dim: usize,
     /// Discriminator hidden activation.
     pub disc_act: Act,
@@ -177,7 +177,7 @@ impl Generator {
         })
     }
 
-    /// Maps noise `[B, latent]` to images `[B, C, S, S]` in [-1, 1].
+    /// Maps noise rows `[B, noise_dim]` to images `[B, C, S, S]` in [-1, 1].
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         match self {
             Generator::Dcgan(g) => g.forward(z),

@@ -98,6 +98,19 @@ impl Trainer {
             );
         }
         let net = settings.net(data.size, data.channels, data.class_names.len());
+        if let Some(r) = &resume {
+            let saved = r.run.config()?.net;
+            // The settings that shape the networks may not change on resume, but a folder's
+            // images (their classes, say) can change under the run.
+            if saved.classes != net.classes {
+                bail!(
+                    "{}: the run is conditioned on {} classes and the data now has {}; resume it on the data it was trained on",
+                    r.run.path().display(),
+                    saved.classes,
+                    net.classes
+                );
+            }
+        }
         let opened = device::open(settings.backend, settings.device)?;
         let dev = opened.device.clone();
         // Before the networks, which `Gan::seeded` draws from the run's seed: training the

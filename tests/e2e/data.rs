@@ -214,16 +214,22 @@ fn image_folder_gives_labels_and_trains_at_each_size_and_channel_count() {
     }
 }
 
-#[test]
-fn folder_without_subfolders_is_unlabelled_rgb_by_default() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("flat");
+/// Five pictures in `root/flat`, no sub-folders: a folder without labels.
+fn flat_folder(root: &Path) -> PathBuf {
+    let data = root.join("flat");
     fs::create_dir_all(&data).unwrap();
     for k in 0..5 {
         picture(30, 30, k)
             .save(data.join(format!("{k}.png")))
             .unwrap();
     }
+    data
+}
+
+#[test]
+fn folder_without_subfolders_is_unlabelled_rgb_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = flat_folder(tmp.path());
     let out = tmp.path().join("out");
     assert_ok(&train(&out, "folder", Some(&data), &[]));
     let cfg = config(&only_run(&out));
@@ -234,13 +240,7 @@ fn folder_without_subfolders_is_unlabelled_rgb_by_default() {
 #[test]
 fn class_conditioning_refuses_unlabelled_data_and_leaves_the_output_alone() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("flat");
-    fs::create_dir_all(&data).unwrap();
-    for k in 0..5 {
-        picture(30, 30, k)
-            .save(data.join(format!("{k}.png")))
-            .unwrap();
-    }
+    let data = flat_folder(tmp.path());
     let out = out_with_earlier_run(tmp.path());
     refused(
         &out,
@@ -252,6 +252,34 @@ fn class_conditioning_refuses_unlabelled_data_and_leaves_the_output_alone() {
             "no labels",
             "sub-folders",
         ],
+    );
+}
+
+#[test]
+fn a_conditional_run_on_a_folder_trains_and_refuses_to_resume_when_its_classes_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("photos");
+    write_folder(&data);
+    let out = tmp.path().join("out");
+    let extra = ["--condition", "class", "--checkpoint-every", "1"];
+    assert_ok(&train(&out, "folder", Some(&data), &extra));
+    let run = only_run(&out);
+    assert_eq!(config(&run)["net"]["classes"], 3, "cats, dogs, misc");
+    let before = fs::read(run.join("metrics.csv")).unwrap();
+    // A fourth class appears under the run.
+    let birds = data.join("birds");
+    fs::create_dir_all(&birds).unwrap();
+    picture(30, 30, 9).save(birds.join("b.png")).unwrap();
+    let o = gan(&["--resume", run.to_str().unwrap(), "--steps", "4", "--quiet"]);
+    let err = assert_clean_error(&o, "classes changed");
+    assert!(
+        err.contains("conditioned on 3 classes and the data now has 4"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(run.join("metrics.csv")).unwrap(),
+        before,
+        "run untouched"
     );
 }
 
@@ -298,7 +326,7 @@ fn the_drawn_datasets_train_and_refuse_a_data_folder() {
         "silhouettes",
         Some(tmp.path()),
         &[],
-        &["--data is for", "silhouettes are drawn"],
+        &["--data is for", "--dataset silhouettes draws its images"],
     );
 }
 
