@@ -311,15 +311,21 @@ fn a_seed_draws_the_same_networks_on_every_backend() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let runs = ["flex", "ndarray", "wgpu"].map(|backend| {
-        let args = [&TINY_MLP[..], &["--seed", "5", "--backend", backend]].concat();
-        assert_ok(&tiny_run(tmp.path(), backend, &args));
-        tmp.path().join(backend)
+    // Class-conditional too: the classes reach both networks on the GPU as on the CPU.
+    let runs = ["flex", "ndarray", "wgpu", "flex-class", "wgpu-class"].map(|name| {
+        let (backend, condition) = name.split_once('-').unwrap_or((name, "none"));
+        let mut args = [&TINY_MLP[..], &["--seed", "5", "--backend", backend]].concat();
+        args.extend(["--condition", condition]);
+        assert_ok(&tiny_run(tmp.path(), name, &args));
+        tmp.path().join(name)
     });
-    for name in ["loss_d", "loss_g", "d_real", "d_fake"] {
-        let flex = column(&runs[0], name);
+    for (name, (reference, others)) in ["loss_d", "loss_g", "d_real", "d_fake"]
+        .into_iter()
+        .flat_map(|n| [(n, (&runs[0], &runs[1..3])), (n, (&runs[3], &runs[4..]))])
+    {
+        let flex = column(reference, name);
         assert_eq!(flex.len(), 2, "{name}: {flex:?}");
-        for run in &runs[1..] {
+        for run in others {
             let other = column(run, name);
             let close = flex
                 .iter()
