@@ -49,8 +49,8 @@ pub fn run(opts: &Options) -> Result<PathBuf> {
         let (cols, _) = grid_shape(n);
         let rows = (n / cols).max(1);
         let z = interpolations(&mut rng, rows, cols, latent);
-        let row_class = |i: usize| (i / cols) % net.classes.max(1);
-        (net.noise_rows(z, row_class), rows * cols, cols)
+        let in_turn = condition::balanced(net.classes);
+        (net.noise_rows(z, |i| in_turn(i / cols)), rows * cols, cols)
     } else {
         let z = normal_values(&mut rng, n * latent);
         let z = net.noise_rows(z, condition::balanced(net.classes));

@@ -44,7 +44,7 @@ impl Condition {
 }
 
 /// Noise rows of `latent` values (`z`, row-major) with a one-hot of `classes` appended to row
-/// `i`, set at `label(i)`; `z` unchanged when unconditional (`classes` 0).
+/// `i`, set at `label(i)` (below `classes`); `z` unchanged when unconditional (`classes` 0).
 pub fn with_classes(
     z: Vec<f32>,
     latent: usize,
@@ -58,7 +58,7 @@ pub fn with_classes(
     let mut out = Vec::with_capacity(rows * (latent + classes));
     for (i, row) in z.chunks(latent).enumerate() {
         out.extend_from_slice(row);
-        let hot = label(i) % classes;
+        let hot = label(i);
         out.extend((0..classes).map(|c| f32::from(u8::from(c == hot))));
     }
     out
@@ -77,23 +77,16 @@ pub fn drawn(rng: &mut StdRng, n: usize, classes: usize) -> Vec<usize> {
     }
 }
 
-/// One-hot rows `[B, classes]` of `labels`.
-pub fn one_hot(labels: &[u32], classes: usize, device: &Device) -> Tensor<2> {
-    let mut v = vec![0f32; labels.len() * classes];
-    for (row, &l) in labels.iter().enumerate() {
-        v[row * classes + l as usize] = 1.0;
-    }
-    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
-}
-
 /// Real `images` as D sees them: with the planes of their classes `labels` when conditional
 /// (`classes` > 0), unchanged otherwise.
 pub fn real_input(images: Tensor<4>, labels: &[u32], classes: usize) -> Tensor<4> {
     match classes {
         0 => images,
         _ => {
-            let hot = one_hot(labels, classes, &images.device());
-            with_planes(images, hot)
+            let labels: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+            let n = labels.len();
+            let labels = Tensor::<1>::from_data(TensorData::new(labels, [n]), &images.device());
+            with_planes(images, labels.one_hot(classes))
         }
     }
 }
@@ -114,12 +107,9 @@ pub fn classes_of_noise(z: &Tensor<2>, latent: usize) -> Tensor<2> {
 }
 
 /// `images` `[B, C, S, S]` with the one-hot rows `hot` `[B, K]` stacked behind them as K
-/// constant planes: D's input `[B, C + K, S, S]`. `images` unchanged when K is 0.
+/// constant planes: D's input `[B, C + K, S, S]`.
 pub fn with_planes(images: Tensor<4>, hot: Tensor<2>) -> Tensor<4> {
     let [b, k] = hot.dims();
-    if k == 0 {
-        return images;
-    }
     let [_, _, h, w] = images.dims();
     let planes = hot.reshape([b, k, 1, 1]).expand([b, k, h, w]);
     Tensor::cat(vec![images, planes], 1)
@@ -156,9 +146,11 @@ mod tests {
         assert_eq!(&v[16 + 8..16 + 12], &[1.0; 4]);
         assert_eq!(&v[16 + 4..16 + 8], &[0.0; 4]);
 
-        let real = one_hot(&[2, 0], 3, &dev);
+        // Real images get their labels' planes.
+        let images = Tensor::<4>::zeros([2, 1, 1, 1], &dev);
+        let real = real_input(images, &[2, 0], 3);
         let r: Vec<f32> = real.into_data().try_to_vec().unwrap();
-        assert_eq!(r, [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(r, [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]
