@@ -25,8 +25,23 @@ impl Activation {
         }
     }
 
-    /// Applies the activation element-wise.
+    /// Applies the activation element-wise: on flex as one fused autodiff operation
+    /// ([`super::fused_act`]), elsewhere with burn's tensor operations.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        // The clone is a handle on the same tensor, kept for the backends the fused op declines.
+        match super::fused_act::apply(x.clone(), self) {
+            Some(y) => y,
+            None => self.forward_tensor_ops(x),
+        }
+    }
+
+    /// Whether this is LeakyReLU.
+    pub fn is_leaky(&self) -> bool {
+        matches!(self, Activation::Leaky(_))
+    }
+
+    /// Applies the activation with burn's tensor operations on every backend.
+    pub fn forward_tensor_ops<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Activation::Relu(a) => a.forward(x),
             Activation::Leaky(a) => leaky_relu(x, a.negative_slope),

@@ -447,6 +447,15 @@ mod tests {
         assert!(d < 1e-6, "running variances differ by {d}");
     }
 
+    /// A tap that looks at every pre-activation and passes it on unchanged.
+    struct Looking;
+
+    impl crate::model::Tap for Looking {
+        fn tap<const D: usize>(&mut self, _: usize, z: Tensor<D>) -> Tensor<D> {
+            z
+        }
+    }
+
     #[test]
     fn discriminator_rows_pass_matches_the_nchw_pass_with_gradients() {
         let _lock = crate::seed_lock();
@@ -454,14 +463,22 @@ mod tests {
         let (d1, d2) = twins(|d| DcganDiscriminator::new(&cfg(), d).unwrap(), &device);
         let x = Tensor::<4>::random([6, 3, 28, 28], burn::tensor::Distribution::Default, &device)
             .require_grad();
+        // A probed pass (a tap that looks) takes batch norm and activation apart: the same.
+        let d3 = DcganDiscriminator::new(&cfg(), &device)
+            .unwrap()
+            .load_record(d1.clone().into_record());
         let y1 = d1.forward_rows(x.clone(), &mut crate::model::NoTap, Norm::Train, 1);
         let y2 = d2.forward_nchw(x.clone(), &mut crate::model::NoTap, Norm::Train);
+        let y3 = d3.forward_rows(x.clone(), &mut Looking, Norm::Train, 1);
+        let gx3 = x.grad(&(y3.clone() * y3.clone()).sum().backward()).unwrap();
+        assert!(max_diff(y3.inner(), y1.clone().inner()) < 1e-5);
         let grads1 = (y1.clone() * y1.clone()).sum().backward();
         let gx1 = x.grad(&grads1).unwrap();
         let grads2 = (y2.clone() * y2.clone()).sum().backward();
         let gx2 = x.grad(&grads2).unwrap();
         assert!(max_diff(y1.inner(), y2.inner()) < 1e-5);
-        assert!(max_diff(gx1, gx2) < 1e-5);
+        assert!(max_diff(gx1.clone(), gx2) < 1e-5);
+        assert!(max_diff(gx1, gx3) < 1e-5);
         for (w1, w2) in [
             (
                 d1.blocks[0].conv.weight.val(),

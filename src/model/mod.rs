@@ -4,6 +4,8 @@ pub mod activation;
 pub mod condition;
 pub mod conv;
 pub mod dcgan;
+pub mod fused_act;
+mod kernel;
 pub mod mlp;
 pub mod norm_act;
 pub mod rows;

@@ -93,6 +93,20 @@ pub fn batch_norm_deferred(
         // Inference broadcasts the running statistics: no transposes to avoid, nothing to update.
         return (norm.forward(x), None);
     }
+    // On flex one fused operation ([`norm_act::norm`]); it declines the other backends (the
+    // clone is a handle on the same tensor, for that case).
+    if let Some((y, mean, variance)) = norm_act::norm(norm, x.clone(), groups) {
+        return (y, Some(NormUpdate::new(norm, mean, variance)));
+    }
+    batch_norm_tensor_ops(norm, x, groups)
+}
+
+/// Training-mode [`batch_norm_deferred`] with burn's tensor operations on every backend.
+pub fn batch_norm_tensor_ops(
+    norm: &BatchNorm,
+    x: Tensor<2>,
+    groups: usize,
+) -> (Tensor<2>, Option<NormUpdate>) {
     let (y, mean, variance) = batch_stats_norm(norm, x, groups);
     (y, Some(NormUpdate::new(norm, mean, variance)))
 }

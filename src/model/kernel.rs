@@ -1,0 +1,108 @@
+//! What the fused flex operations share: the activations as their kernels apply them, and
+//! flex tensors as plain f32 slices in host memory.
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::TensorData;
+
+use super::activation::Activation;
+
+/// Elements per parallel task: large enough that a task outweighs its scheduling.
+pub(super) const CHUNK: usize = 16 * 1024;
+
+/// The activation as the kernels apply it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum ActKind {
+    /// None: a batch norm alone, whose output a probe reads before the activation.
+    Identity,
+    /// max(0, x); gradient 0 where x ≤ 0.
+    Relu,
+    /// x·s with s = alpha where x < 0, else 1 (gradient 1 at 0, as `activation::leaky_relu`).
+    Leaky(f32),
+}
+
+impl ActKind {
+    /// The kernels' form of `act`.
+    pub(super) fn of(act: &Activation) -> ActKind {
+        match act {
+            Activation::Relu(_) => ActKind::Relu,
+            Activation::Leaky(a) => ActKind::Leaky(a.negative_slope as f32),
+        }
+    }
+}
+
+/// An activation as a type of its own, so that each kernel is compiled (and vectorised) for it
+/// instead of testing which one inside its inner loop.
+pub(super) trait Curve: Copy + Send + Sync {
+    /// The activation's value at `v`.
+    fn apply(self, v: f32) -> f32;
+    /// The activation's derivative at `v`.
+    fn slope(self, v: f32) -> f32;
+}
+
+/// [`ActKind::Identity`] for the kernels.
+#[derive(Clone, Copy)]
+pub(super) struct Identity;
+
+impl Curve for Identity {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        v
+    }
+
+    #[inline(always)]
+    fn slope(self, _: f32) -> f32 {
+        1.0
+    }
+}
+
+/// [`ActKind::Relu`] for the kernels.
+#[derive(Clone, Copy)]
+pub(super) struct Relu;
+
+impl Curve for Relu {
+    // NaN passes through, as in flex's own ReLU (`max` would map it to 0 and hide a diverged
+    // network from the loss).
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        if v.is_nan() || v > 0.0 { v } else { 0.0 }
+    }
+
+    #[inline(always)]
+    fn slope(self, v: f32) -> f32 {
+        if v.is_nan() || v > 0.0 { 1.0 } else { 0.0 }
+    }
+}
+
+/// [`ActKind::Leaky`] for the kernels.
+#[derive(Clone, Copy)]
+pub(super) struct Leaky(pub(super) f32);
+
+impl Curve for Leaky {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        v * self.slope(v)
+    }
+
+    #[inline(always)]
+    fn slope(self, v: f32) -> f32 {
+        if v < 0.0 { self.0 } else { 1.0 }
+    }
+}
+
+/// A flex tensor whose storage is one contiguous run from offset 0.
+pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
+    match t.as_slice::<f32>().is_some() {
+        true => t,
+        false => t.to_contiguous(),
+    }
+}
+
+/// The f32 elements of a contiguous flex tensor.
+pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// A flex tensor of `shape` holding `values`.
+pub(super) fn flex(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
