@@ -6,6 +6,7 @@
 # Needs PyTorch: python3 -m venv ~/torch-venv && ~/torch-venv/bin/pip install torch numpy
 # Usage: scripts/bench-vs-torch.sh [THREADS...]      (default: 1 2)
 #   ARCHS="dcgan mlp" BATCH=64 STEPS=15 (gan's timed steps; PyTorch's own defaults otherwise)
+#   STEP_BIN=path: time that step-bench binary (e.g. an earlier build's) instead of building
 #   ROUNDS=3: gan and PyTorch take turns this many times; medians over the rounds (a noisy
 #   machine's drift hits both sides of each round alike)
 set -euo pipefail
@@ -22,8 +23,17 @@ peer="${TORCH_PEER:-../shared/bench/torch_gan_step.py}"
 [ -f "$peer" ] || { echo "bench-vs-torch: no peer script at $peer (set TORCH_PEER)" >&2; exit 1; }
 # Say so before building: a build (or another cargo holding the build lock) can take minutes,
 # and its output is hidden unless it fails.
-echo "bench-vs-torch: building the step bench (cargo build --release --bench step)..." >&2
-cargo build --release --bench step >/dev/null 2>&1 || cargo build --release --bench step
+if [ -n "${STEP_BIN:-}" ]; then
+    [ -x "$STEP_BIN" ] || { echo "bench-vs-torch: STEP_BIN=$STEP_BIN is not an executable" >&2; exit 1; }
+    echo "bench-vs-torch: gan's side is $STEP_BIN" >&2
+else
+    echo "bench-vs-torch: building the step bench (cargo build --release --bench step)..." >&2
+    cargo build --release --bench step >/dev/null 2>&1 || cargo build --release --bench step
+fi
+# gan's step bench: the built one, or STEP_BIN (another build's, for a before/after pass).
+step_bench() {
+    if [ -n "${STEP_BIN:-}" ]; then "$STEP_BIN" "$@"; else cargo bench --bench step -- "$@"; fi
+}
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 isa="AVX2"; grep -q avx512f /proc/cpuinfo && isa="AVX-512"
 echo "CPU: $cpu ($isa), $(nproc) cores; PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
@@ -54,7 +64,7 @@ for arch in $archs; do
         # so drift in the machine's speed between rounds cancels.
         declare -A tms=() tmib=() off=() on=() mib=() ratio=() cost=()
         for ((r = 0; r < rounds; r++)); do
-            gan_out="$(cargo bench --bench step -- --arch "$arch" --acts relu,leaky --backends flex \
+            gan_out="$(step_bench --arch "$arch" --acts relu,leaky --backends flex \
                 --batches "$batch" --warmup 3 --steps "$steps" --threads "$t" 2>/dev/null)"
             for act in relu leaky; do
                 res="$(torch_step --arch "$arch" --act "$act" --threads "$t" --batch "$batch" 2>/dev/null)" ||

@@ -15,6 +15,7 @@ pub mod rng;
 pub mod run;
 pub mod sample;
 pub mod settings;
+pub mod simd;
 pub mod train;
 
 /// burn's random generator is global per backend: tests that draw from it hold this lock.

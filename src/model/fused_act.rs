@@ -19,45 +19,77 @@ use rayon::prelude::*;
 
 use super::activation::Activation;
 use super::kernel::{ActKind, CHUNK, Curve, Identity, Leaky, Relu, contiguous, f32s, flex};
+use crate::simd::{Kernel, vectorized};
 
 /// Elements from which a pass is split over the thread pool (burn-flex's patched element-wise
 /// threshold, `vendor/burn-flex/PATCHED.md` §2): below it a hand-off costs more than it saves.
 const PARALLEL_FROM: usize = 64 * 1024;
 
-/// Runs `f` over matching chunks of `out`, `a` and `b`, split over the pool when large.
-fn each_chunk(
-    out: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+/// Runs the kernel `make` builds for each set of matching chunks of `out`, `a` and `b`, split
+/// over the pool when large.
+fn each_chunk<'a, K: Kernel<Output = ()>>(
+    out: &'a mut [f32],
+    a: &'a [f32],
+    b: &'a [f32],
+    make: impl Fn(&'a mut [f32], &'a [f32], &'a [f32]) -> K + Sync,
 ) {
     let arch = pulp::Arch::new();
     if out.len() < PARALLEL_FROM {
-        arch.dispatch(|| f(out, a, b));
-        return;
+        return vectorized(arch, make(out, a, b));
     }
     out.par_chunks_mut(CHUNK)
         .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-        .for_each(|(out, (a, b))| arch.dispatch(|| f(out, a, b)));
+        .for_each(|(out, (a, b))| vectorized(arch, make(out, a, b)));
+}
+
+/// The forward pass over one chunk: `y = act(x)`.
+struct Forward<'a, A> {
+    y: &'a mut [f32],
+    x: &'a [f32],
+    act: A,
+}
+
+impl<A: Curve> Kernel for Forward<'_, A> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for (y, x) in self.y.iter_mut().zip(self.x) {
+            *y = self.act.apply(*x);
+        }
+    }
+}
+
+/// The backward pass over one chunk: `dx = dy · act'(x)`.
+struct Slopes<'a, A> {
+    dx: &'a mut [f32],
+    dy: &'a [f32],
+    x: &'a [f32],
+    act: A,
+}
+
+impl<A: Curve> Kernel for Slopes<'_, A> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for ((dx, dy), x) in self.dx.iter_mut().zip(self.dy).zip(self.x) {
+            *dx = dy * self.act.slope(*x);
+        }
+    }
 }
 
 /// The forward pass: `act` of every element of `x`.
 fn forward<A: Curve>(x: &[f32], act: A) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
-    each_chunk(&mut y, x, x, |y, x, _| {
-        y.iter_mut().zip(x).for_each(|(y, x)| *y = act.apply(*x));
-    });
+    each_chunk(&mut y, x, x, |y, x, _| Forward { y, x, act });
     y
 }
 
 /// The backward pass: the gradient `dy` times the activation's slope at each input.
 fn backward<A: Curve>(dy: &[f32], x: &[f32], act: A) -> Vec<f32> {
     let mut dx = vec![0.0f32; x.len()];
-    each_chunk(&mut dx, dy, x, |dx, dy, x| {
-        for ((dx, dy), x) in dx.iter_mut().zip(dy).zip(x) {
-            *dx = dy * act.slope(*x);
-        }
-    });
+    each_chunk(&mut dx, dy, x, |dx, dy, x| Slopes { dx, dy, x, act });
     dx
 }
 

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 
 use super::activation::Activation;
 use super::kernel::{ActKind, CHUNK, Curve, Identity, Leaky, Relu, contiguous, f32s, flex};
+use crate::simd::{Kernel, vectorized};
 
 /// Shape of the rows: `groups` equal blocks of `rows` rows of `cols` channels.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +61,7 @@ struct Stats {
 fn column_sums<const M: usize, const K: usize>(
     inputs: [&[f32]; M],
     shape: Shape,
-    f: impl Fn([&[f32]; M], &mut [Vec<f32>; K]) + Sync,
+    fold: impl RowFold<M, K>,
 ) -> [Vec<f32>; K] {
     let arch = pulp::Arch::new();
     let (cols, task) = (shape.cols, shape.task_len());
@@ -71,11 +72,13 @@ fn column_sums<const M: usize, const K: usize>(
             let span = t * task..((t + 1) * task).min(len);
             let slices = inputs.map(|s| &s[span.clone()]);
             let mut acc: [Vec<f32>; K] = std::array::from_fn(|_| vec![0.0; cols]);
-            arch.dispatch(|| {
-                for r in 0..span.len() / cols {
-                    f(slices.map(|s| &s[r * cols..][..cols]), &mut acc);
-                }
-            });
+            let rows = Rows {
+                fold: &fold,
+                slices,
+                acc: &mut acc,
+                cols,
+            };
+            vectorized(arch, rows);
             acc
         })
         .collect();
@@ -86,6 +89,160 @@ fn column_sums<const M: usize, const K: usize>(
         }
     }
     total
+}
+
+/// What one row adds to the column sums of [`column_sums`]; `row` is `#[inline(always)]` so
+/// that it is compiled into the vectorised loop.
+trait RowFold<const M: usize, const K: usize>: Sync {
+    /// Adds row `rows` (one slice of `cols` values per input) to the sums `acc`.
+    fn row(&self, rows: [&[f32]; M], acc: &mut [Vec<f32>; K]);
+}
+
+/// [`column_sums`]'s loop over the rows of one task.
+struct Rows<'a, F, const M: usize, const K: usize> {
+    fold: &'a F,
+    slices: [&'a [f32]; M],
+    acc: &'a mut [Vec<f32>; K],
+    cols: usize,
+}
+
+impl<F: RowFold<M, K>, const M: usize, const K: usize> Kernel for Rows<'_, F, M, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let cols = self.cols;
+        for r in 0..self.slices[0].len() / cols {
+            let rows = self.slices.map(|s| &s[r * cols..][..cols]);
+            self.fold.row(rows, self.acc);
+        }
+    }
+}
+
+/// Σ x per column.
+struct Sum;
+
+impl RowFold<1, 1> for Sum {
+    #[inline(always)]
+    fn row(&self, [row]: [&[f32]; 1], [s]: &mut [Vec<f32>; 1]) {
+        s.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+}
+
+/// Σ (x − mean)² per column.
+struct Squares<'a> {
+    mean: &'a [f32],
+}
+
+impl RowFold<1, 1> for Squares<'_> {
+    #[inline(always)]
+    fn row(&self, [row]: [&[f32]; 1], [s]: &mut [Vec<f32>; 1]) {
+        // Every slice cut to one length, so the loop has no bounds checks and vectorises.
+        let n = row.len();
+        let (s, mean) = (&mut s[..n], &self.mean[..n]);
+        for c in 0..n {
+            let d = row[c] - mean[c];
+            s[c] += d * d;
+        }
+    }
+}
+
+/// Σ dy' and Σ dy'·x̂ per column, where dy' is dy through the activation.
+struct SumDot<'a, A> {
+    mean: &'a [f32],
+    scale: &'a [f32],
+    rstd: &'a [f32],
+    beta: &'a [f32],
+    act: A,
+}
+
+impl<A: Curve> RowFold<2, 2> for SumDot<'_, A> {
+    #[inline(always)]
+    fn row(&self, [dy, x]: [&[f32]; 2], [sum, dot]: &mut [Vec<f32>; 2]) {
+        let n = x.len();
+        let (dy, sum, dot) = (&dy[..n], &mut sum[..n], &mut dot[..n]);
+        let (mean, scale, rstd, beta) = (
+            &self.mean[..n],
+            &self.scale[..n],
+            &self.rstd[..n],
+            &self.beta[..n],
+        );
+        for c in 0..n {
+            let centred = x[c] - mean[c];
+            let d = dy[c] * self.act.slope(centred * scale[c] + beta[c]);
+            sum[c] += d;
+            dot[c] += d * (centred * rstd[c]);
+        }
+    }
+}
+
+/// The forward pass's output over whole rows of one task.
+struct Output<'a, A> {
+    y: &'a mut [f32],
+    x: &'a [f32],
+    mean: &'a [f32],
+    scale: &'a [f32],
+    beta: &'a [f32],
+    act: A,
+}
+
+impl<A: Curve> Kernel for Output<'_, A> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let cols = self.mean.len();
+        let (mean, scale, beta) = (self.mean, &self.scale[..cols], &self.beta[..cols]);
+        for (y, x) in self.y.chunks_exact_mut(cols).zip(self.x.chunks_exact(cols)) {
+            let (y, x) = (&mut y[..cols], &x[..cols]);
+            for c in 0..cols {
+                y[c] = self.act.apply((x[c] - mean[c]) * scale[c] + beta[c]);
+            }
+        }
+    }
+}
+
+/// The backward pass's input gradient over whole rows of one task.
+struct InputGrad<'a, A> {
+    dx: &'a mut [f32],
+    dy: &'a [f32],
+    x: &'a [f32],
+    mean: &'a [f32],
+    scale: &'a [f32],
+    rstd: &'a [f32],
+    beta: &'a [f32],
+    k_sum: &'a [f32],
+    k_dot: &'a [f32],
+    act: A,
+}
+
+impl<A: Curve> Kernel for InputGrad<'_, A> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let cols = self.mean.len();
+        let (mean, scale, rstd, beta) = (
+            self.mean,
+            &self.scale[..cols],
+            &self.rstd[..cols],
+            &self.beta[..cols],
+        );
+        let (k_sum, k_dot) = (&self.k_sum[..cols], &self.k_dot[..cols]);
+        for ((dx, dy), x) in self
+            .dx
+            .chunks_exact_mut(cols)
+            .zip(self.dy.chunks_exact(cols))
+            .zip(self.x.chunks_exact(cols))
+        {
+            let (dx, dy, x) = (&mut dx[..cols], &dy[..cols], &x[..cols]);
+            for c in 0..cols {
+                let centred = x[c] - mean[c];
+                let d = dy[c] * self.act.slope(centred * scale[c] + beta[c]);
+                dx[c] = scale[c] * (d - k_sum[c] - centred * rstd[c] * k_dot[c]);
+            }
+        }
+    }
 }
 
 /// The forward pass: the normalised, scaled, shifted and activated rows, and the statistics.
@@ -107,16 +264,9 @@ fn forward<A: Curve>(
     };
     for group in x.chunks_exact(shape.group_len()) {
         // The mean first, then the mean square of the centred values, as the tensor path does.
-        let [sum] = column_sums([group], shape, |[row], [s]| {
-            s.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-        });
+        let [sum] = column_sums([group], shape, Sum);
         let mean: Vec<f32> = sum.iter().map(|s| s / n).collect();
-        let [squares] = column_sums([group], shape, |[row], [s]| {
-            for ((s, v), m) in s.iter_mut().zip(row).zip(&mean) {
-                let d = v - m;
-                *s += d * d;
-            }
-        });
+        let [squares] = column_sums([group], shape, Squares { mean: &mean });
         for (c, sq) in squares.iter().enumerate() {
             let variance = sq / n;
             let rstd = (variance + eps).sqrt().recip();
@@ -138,13 +288,15 @@ fn forward<A: Curve>(
             y.par_chunks_mut(task)
                 .zip(x.par_chunks(task))
                 .for_each(|(y, x)| {
-                    arch.dispatch(|| {
-                        for (y, x) in y.chunks_exact_mut(cols).zip(x.chunks_exact(cols)) {
-                            for c in 0..cols {
-                                y[c] = act.apply((x[c] - mean[c]) * scale[c] + beta[c]);
-                            }
-                        }
-                    });
+                    let output = Output {
+                        y,
+                        x,
+                        mean,
+                        scale,
+                        beta,
+                        act,
+                    };
+                    vectorized(arch, output)
                 });
         });
     (y, stats)
@@ -183,14 +335,14 @@ fn backward<A: Curve>(
             at(&stats.scale, g, cols),
             at(&stats.rstd, g, cols),
         );
-        let [sum, dot] = column_sums([dy, x], shape, |[dy, x], [sum, dot]| {
-            for c in 0..cols {
-                let centred = x[c] - mean[c];
-                let d = dy[c] * act.slope(centred * scale[c] + beta[c]);
-                sum[c] += d;
-                dot[c] += d * (centred * rstd[c]);
-            }
-        });
+        let fold = SumDot {
+            mean,
+            scale,
+            rstd,
+            beta,
+            act,
+        };
+        let [sum, dot] = column_sums([dy, x], shape, fold);
         for c in 0..cols {
             dbeta[c] += sum[c];
             dgamma[c] += dot[c];
@@ -214,19 +366,19 @@ fn backward<A: Curve>(
             dx.par_chunks_mut(task)
                 .zip(dy.par_chunks(task).zip(x.par_chunks(task)))
                 .for_each(|(dx, (dy, x))| {
-                    arch.dispatch(|| {
-                        for ((dx, dy), x) in dx
-                            .chunks_exact_mut(cols)
-                            .zip(dy.chunks_exact(cols))
-                            .zip(x.chunks_exact(cols))
-                        {
-                            for c in 0..cols {
-                                let centred = x[c] - mean[c];
-                                let d = dy[c] * act.slope(centred * scale[c] + beta[c]);
-                                dx[c] = scale[c] * (d - k_sum[c] - centred * rstd[c] * k_dot[c]);
-                            }
-                        }
-                    });
+                    let grad = InputGrad {
+                        dx,
+                        dy,
+                        x,
+                        mean,
+                        scale,
+                        rstd,
+                        beta,
+                        k_sum,
+                        k_dot,
+                        act,
+                    };
+                    vectorized(arch, grad)
                 });
         });
     (dx, dgamma, dbeta)

@@ -195,7 +195,34 @@ fn fused_pass(
         .zip(g.par_chunks(CHUNK))
         .zip(m.par_chunks_mut(CHUNK))
         .zip(v.par_chunks_mut(CHUNK))
-        .for_each(|(((p, g), m), v)| arch.dispatch(|| factors.update(p, g, m, v)));
+        .for_each(|(((p, g), m), v)| {
+            let chunk = Chunk {
+                factors,
+                p,
+                g,
+                m,
+                v,
+            };
+            crate::simd::vectorized(arch, chunk)
+        });
+}
+
+/// One chunk's update, as a kernel compiled for the CPU's vector width.
+struct Chunk<'a> {
+    factors: &'a Factors,
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+}
+
+impl crate::simd::Kernel for Chunk<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        self.factors.update(self.p, self.g, self.m, self.v)
+    }
 }
 
 #[cfg(test)]
