@@ -4,6 +4,7 @@ use burn::nn::{LeakyRelu, LeakyReluConfig, Relu};
 use burn::prelude::*;
 
 use super::Act;
+use super::kernel::ActKind;
 
 /// A hidden-layer activation chosen at run time.
 #[derive(Module, Debug)]
@@ -29,9 +30,17 @@ impl Activation {
     /// ([`super::fused_act`]), elsewhere with burn's tensor operations.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         // The clone is a handle on the same tensor, kept for the backends the fused op declines.
-        match super::fused_act::apply(x.clone(), self) {
+        match super::fused_act::apply(x.clone(), self.kind()) {
             Some(y) => y,
             None => self.forward_tensor_ops(x),
+        }
+    }
+
+    /// The kernels' form of this activation.
+    pub(super) fn kind(&self) -> ActKind {
+        match self {
+            Activation::Relu(_) => ActKind::Relu,
+            Activation::Leaky(a) => ActKind::Leaky(a.negative_slope as f32),
         }
     }
 

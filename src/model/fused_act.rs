@@ -17,7 +17,6 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use super::activation::Activation;
 use super::kernel::{ActKind, CHUNK, Curve, Identity, Leaky, Relu, contiguous, f32s, flex};
 use crate::simd::{Kernel, vectorized};
 
@@ -123,9 +122,9 @@ impl Backward<Flex, 1> for ActBackward {
     }
 }
 
-/// `act` applied to `x` as one operation, or `None` where `x` is not a flex autodiff f32
-/// tensor (the caller then runs the tensor operations).
-pub fn apply<const D: usize>(x: Tensor<D>, act: &Activation) -> Option<Tensor<D>> {
+/// The activation `kind` applied to `x` as one operation, or `None` where `x` is not a flex
+/// autodiff f32 tensor (the caller then runs the tensor operations).
+pub(super) fn apply<const D: usize>(x: Tensor<D>, kind: ActKind) -> Option<Tensor<D>> {
     type Ad = Autodiff<Flex>;
     let device = x.device();
     // Device equality ignores autodiff, hence both checks (as in `norm_act`).
@@ -135,7 +134,6 @@ pub fn apply<const D: usize>(x: Tensor<D>, act: &Activation) -> Option<Tensor<D>
     let dims = x.dims().to_vec();
     let x = x.try_into_primitive::<Ad>().ok()?;
     let host = contiguous(x.primitive().clone());
-    let kind = ActKind::of(act);
     let y = match kind {
         ActKind::Identity => forward(f32s(&host), Identity),
         ActKind::Relu => forward(f32s(&host), Relu),
@@ -164,6 +162,7 @@ pub fn apply<const D: usize>(x: Tensor<D>, act: &Activation) -> Option<Tensor<D>
 mod tests {
     use super::*;
     use crate::model::Act as Kind;
+    use crate::model::activation::Activation;
     use burn::tensor::{Distribution, TensorData};
 
     /// Output and input gradient of `pass` under the upstream gradient `up`.
@@ -198,7 +197,7 @@ mod tests {
                 x.iter_mut().skip(1).step_by(5).for_each(|v| *v -= 0.5);
                 let x = Tensor::<2>::from_data(TensorData::new(x, [n, 3]), &device);
                 let up = Tensor::<2>::random([n, 3], Distribution::Normal(0.0, 1.0), &device);
-                let fused = run(x.clone(), up.clone(), |x| apply(x, &act).unwrap());
+                let fused = run(x.clone(), up.clone(), |x| apply(x, act.kind()).unwrap());
                 let plain = run(x, up, |x| act.forward_tensor_ops(x));
                 // The tensor path's LeakyReLU slope is 1 − (1 − α) in f32, one rounding away
                 // from α; ReLU's values and gradients are equal exactly.
@@ -224,7 +223,7 @@ mod tests {
             Activation::new(Kind::Leaky, 0.2),
         ] {
             let x = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN, -1.0], [2]), &device);
-            let y: Vec<f32> = apply(x.clone(), &act)
+            let y: Vec<f32> = apply(x.clone(), act.kind())
                 .unwrap()
                 .into_data()
                 .try_to_vec()
@@ -240,7 +239,7 @@ mod tests {
         // Untracked (no require_grad): a plain output, no node.
         let act = Activation::new(Kind::Leaky, 0.2);
         let x = Tensor::<2>::random([8, 4], Distribution::Default, &device);
-        let y = apply(x.clone(), &act).unwrap();
+        let y = apply(x.clone(), act.kind()).unwrap();
         let expected = burn::tensor::activation::leaky_relu(x, 0.2);
         assert_eq!(
             y.into_data(),
@@ -248,6 +247,6 @@ mod tests {
             "untracked, against burn's"
         );
         let plain = Tensor::<2>::random([8, 4], Distribution::Default, &Device::flex());
-        assert!(apply(plain, &act).is_none(), "flex without autodiff");
+        assert!(apply(plain, act.kind()).is_none(), "flex without autodiff");
     }
 }

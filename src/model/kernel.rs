@@ -4,8 +4,6 @@
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorData;
 
-use super::activation::Activation;
-
 /// Elements per parallel task: large enough that a task outweighs its scheduling.
 pub(super) const CHUNK: usize = 16 * 1024;
 
@@ -18,16 +16,6 @@ pub(super) enum ActKind {
     Relu,
     /// x·s with s = alpha where x < 0, else 1 (gradient 1 at 0, as `activation::leaky_relu`).
     Leaky(f32),
-}
-
-impl ActKind {
-    /// The kernels' form of `act`.
-    pub(super) fn of(act: &Activation) -> ActKind {
-        match act {
-            Activation::Relu(_) => ActKind::Relu,
-            Activation::Leaky(a) => ActKind::Leaky(a.negative_slope as f32),
-        }
-    }
 }
 
 /// An activation as a type of its own, so that each kernel is compiled (and vectorised) for it

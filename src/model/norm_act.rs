@@ -434,7 +434,7 @@ pub fn norm_act(
     groups: usize,
     act: &Activation,
 ) -> Option<(Tensor<2>, Tensor<2>, Tensor<2>)> {
-    fused(norm, x, groups, ActKind::of(act))
+    fused(norm, x, groups, act.kind())
 }
 
 /// [`norm_act`] without the activation: the batch norm alone as one operation, for the passes
