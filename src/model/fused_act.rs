@@ -59,7 +59,8 @@ impl<A: Curve> Kernel for Forward<'_, A> {
     }
 }
 
-/// The backward pass over one chunk: `dx = dy · act'(x)`.
+/// The backward pass over one chunk: `dx = dy · act'(x)`. A NaN in `dy` stays NaN where ReLU's
+/// slope is 0 (burn's ReLU masks it to 0), as in the fused batch norm's backward pass.
 struct Slopes<'a, A> {
     dx: &'a mut [f32],
     dy: &'a [f32],
