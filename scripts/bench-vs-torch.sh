@@ -10,6 +10,8 @@
 #   ROUNDS=3: gan and PyTorch take turns this many times; medians over the rounds (a noisy
 #   machine's drift hits both sides of each round alike)
 set -euo pipefail
+# A relative STEP_BIN means the caller's directory, not the repository root this moves to.
+[ -n "${STEP_BIN:-}" ] && STEP_BIN="$(realpath -- "$STEP_BIN" 2>/dev/null || echo "$STEP_BIN")"
 cd "$(dirname "$0")/.."
 threads=("${@:-1 2}")
 read -r -a threads <<<"${threads[*]}"

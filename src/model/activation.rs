@@ -26,7 +26,7 @@ impl Activation {
         }
     }
 
-    /// Applies the activation element-wise: on flex as one fused autodiff operation
+    /// Applies the activation element-wise: on flex autodiff as one fused operation
     /// ([`super::fused_act`]), elsewhere with burn's tensor operations.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         // The clone is a handle on the same tensor, kept for the backends the fused op declines.

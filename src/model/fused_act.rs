@@ -180,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn fused_values_and_gradients_are_the_tensor_paths_exactly() {
+    fn fused_values_and_gradients_are_the_tensor_paths() {
         let _lock = crate::seed_lock();
         let device = Device::flex().autodiff();
         // 300K elements run in parallel chunks, 12 in one serial pass; exact zeros included,

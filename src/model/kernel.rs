@@ -77,7 +77,7 @@ impl Curve for Leaky {
     }
 }
 
-/// A flex tensor whose storage is one contiguous run from offset 0.
+/// A flex tensor whose storage is one contiguous run.
 pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
     match t.as_slice::<f32>().is_some() {
         true => t,

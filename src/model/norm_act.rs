@@ -5,8 +5,8 @@
 //! and a buffer of its own: ~12% of a one-thread DCGAN step (Benchmark, tenth round). Here the
 //! forward pass reads the map three times (mean, variance, output) and writes it once, and a
 //! hand-written backward pass reads the gradient and the input twice and writes once. Values
-//! and gradients are those of [`super::rows::batch_norm_groups`] followed by the activation, up
-//! to the order of float sums (tests below compare them). Only flex gets it: its tensors lie in
+//! and gradients are those of [`super::rows::batch_norm_tensor_ops`] followed by the
+//! activation, up to the order of float sums (tests below compare them). Only flex gets it: its tensors lie in
 //! host memory as plain f32 slices; the other backends keep the tensor-operation path.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -610,12 +610,13 @@ mod tests {
                         "running variance",
                     ];
                     for ((name, a), b) in names.iter().zip(fused).zip(plain) {
-                        // Sums over thousands of rows, added in another order: relative error
-                        // (dγ without an activation sums every row's term, with cancellation).
+                        // Sums over thousands of rows, added in another order: relative error.
+                        // Without an activation dγ sums every row's term, with cancellation.
                         let scale = b.clone().abs().max().into_scalar::<f32>().max(1.0);
                         let d = max_diff(a, b) / scale;
+                        let tolerance = if act.is_some() { 2e-5 } else { 1e-4 };
                         assert!(
-                            d < 1e-4,
+                            d < tolerance,
                             "{name} differs by {d} (n {n}, groups {groups}, {act:?})"
                         );
                     }
