@@ -44,11 +44,6 @@ impl Activation {
         }
     }
 
-    /// Whether this is LeakyReLU.
-    pub fn is_leaky(&self) -> bool {
-        matches!(self, Activation::Leaky(_))
-    }
-
     /// Applies the activation with burn's tensor operations on every backend.
     pub fn forward_tensor_ops<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {

@@ -208,7 +208,11 @@ mod tests {
                         .zip(b)
                         .map(|(a, b)| (a - b).abs() / b.abs().max(1e-30))
                         .fold(0.0f32, f32::max);
-                    let tolerance = if act.is_leaky() { 1e-6 } else { 0.0 };
+                    let tolerance = if act.kind() == ActKind::Relu {
+                        0.0
+                    } else {
+                        1e-6
+                    };
                     assert!(worst <= tolerance, "{name}: {worst} (n {n}, {act:?})");
                 }
             }
