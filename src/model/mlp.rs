@@ -118,6 +118,53 @@ mod tests {
     use burn::module::Param;
 
     #[test]
+    fn a_layers_input_gradient_is_exact_and_the_same_on_one_thread_and_on_three() {
+        // dx = dy · Wᵀ multiplies by a transposed weight, whose rows gemm packs before the
+        // product; with several threads each packs a band of them (vendor/gemm-common/PATCHED.md).
+        use burn::tensor::TensorData;
+        let (rows, inputs, outputs) = (128, 784, 512);
+        let value = |i: usize, scale: usize| ((i * 37 % scale) as f32 - scale as f32 / 2.0) / 64.0;
+        let dy: Vec<f32> = (0..rows * outputs).map(|i| value(i, 97)).collect();
+        let w: Vec<f32> = (0..inputs * outputs).map(|i| value(i, 89)).collect();
+        let product = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let dev = Device::flex();
+                let dy = Tensor::<2>::from_data(TensorData::new(dy.clone(), [rows, outputs]), &dev);
+                let w = Tensor::<2>::from_data(TensorData::new(w.clone(), [inputs, outputs]), &dev);
+                dy.matmul(w.transpose())
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            })
+        };
+        let one = product(1);
+        assert_eq!(one.len(), rows * inputs);
+        for r in 0..rows {
+            for c in 0..inputs {
+                let exact: f64 = (0..outputs)
+                    .map(|o| dy[r * outputs + o] as f64 * w[c * outputs + o] as f64)
+                    .sum();
+                let got = one[r * inputs + c] as f64;
+                assert!(
+                    (got - exact).abs() <= 1e-5 * (1.0 + exact.abs()),
+                    "dx[{r}, {c}] = {got}, not {exact}"
+                );
+            }
+        }
+        // Packing only moves values, so the threads change no bit.
+        let three = product(3);
+        let differ = one
+            .iter()
+            .zip(&three)
+            .filter(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(differ.count(), 0, "one thread and three disagree");
+    }
+
+    #[test]
     fn the_generators_tanh_is_within_a_few_ulp_of_the_exact_value_and_its_gradient_too() {
         // burn-flex's f32 tanh is a rational approximation (vendor/burn-flex/PATCHED.md §6).
         use burn::tensor::TensorData;
