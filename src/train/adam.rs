@@ -203,6 +203,11 @@ fn fused_pass(
     let m = m.as_mut_slice::<f32>().expect("f32 moment on the host");
     let v = v.as_mut_slice::<f32>().expect("f32 moment on the host");
     let n = p.len();
+    // Every chunk of `out` is written only if the zip below runs to its end.
+    assert!(
+        g.len() == n && m.len() == n && v.len() == n,
+        "a parameter, its gradient and its moments of one length"
+    );
     let mut out = Vec::with_capacity(n);
     // The widest vector instructions this CPU has, detected once per parameter.
     let arch = pulp::Arch::new();
@@ -223,7 +228,8 @@ fn fused_pass(
             };
             crate::simd::vectorized(arch, chunk)
         });
-    // SAFETY: the chunks above cover all `n` elements, and `update` writes every one.
+    // SAFETY: the five inputs have one length (asserted), so the chunks above cover all `n`
+    // elements of `out`, and `update` writes every element of its chunk.
     unsafe { out.set_len(n) };
     out
 }
