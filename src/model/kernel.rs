@@ -1,11 +1,11 @@
-//! What the fused flex operations share: the activations as their kernels apply them, and
-//! flex tensors as plain f32 slices in host memory.
+//! What the fused flex operations (and the fused Adam) share: the activations as their kernels
+//! apply them, and flex tensors as plain f32 slices in host memory.
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorData;
 
 /// Elements per parallel task: large enough that a task outweighs its scheduling.
-pub(super) const CHUNK: usize = 16 * 1024;
+pub(crate) const CHUNK: usize = 16 * 1024;
 
 /// The activation as the kernels apply it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,7 +78,7 @@ impl Curve for Leaky {
 }
 
 /// A flex tensor whose storage is one contiguous run.
-pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
     match t.as_slice::<f32>().is_some() {
         true => t,
         false => t.to_contiguous(),
@@ -86,7 +86,7 @@ pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
 }
 
 /// The f32 elements of a contiguous flex tensor.
-pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
+pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 

@@ -120,9 +120,9 @@ mod tests {
     #[test]
     fn a_product_with_a_transposed_weight_is_exact_and_the_same_on_one_thread_and_on_three() {
         // A layer's input gradient dy · Wᵀ: gemm packs W's rows before the product, and with
-        // several threads each packs a band of them (vendor/gemm-common/PATCHED.md). 200 rows,
-        // not a multiple of the SIMD width and at most 2·mc with AVX2 as with AVX-512, so gemm
-        // takes that path on either (784 would skip it with AVX2).
+        // several threads each packs a band of them (vendor/gemm-common/PATCHED.md). 200 rows:
+        // within 2·mc with AVX-512 and with AVX2 at its usual mc (capped at 128 rows there;
+        // 784 would skip the path with AVX2).
         use burn::tensor::TensorData;
         let (rows, inputs, outputs) = (128, 200, 512);
         let value = |i: usize, scale: usize| ((i * 37 % scale) as f32 - scale as f32 / 2.0) / 64.0;

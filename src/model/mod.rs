@@ -5,7 +5,7 @@ pub mod condition;
 pub mod conv;
 pub mod dcgan;
 pub mod fused_act;
-mod kernel;
+pub(crate) mod kernel;
 pub mod mlp;
 pub mod norm_act;
 pub mod rows;

@@ -19,9 +19,7 @@ use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 use crate::device;
-
-/// Elements per parallel task: large enough that a task outweighs its scheduling.
-const CHUNK: usize = 16 * 1024;
+use crate::model::kernel::{CHUNK, contiguous, f32s};
 
 /// Adam without weight decay or AMSGrad (what `gan` trains with), fused on the CPU.
 #[derive(Clone)]
@@ -265,8 +263,7 @@ enum HostF32 {
 impl HostF32 {
     fn new<const D: usize>(t: Tensor<D>) -> Self {
         match t.clone().try_into_primitive::<Flex>() {
-            Ok(f) if f.as_slice::<f32>().is_some() => HostF32::Flex(f),
-            Ok(f) => HostF32::Flex(f.to_contiguous()),
+            Ok(f) => HostF32::Flex(contiguous(f)),
             Err(_) => HostF32::Data(t.into_data()),
         }
     }
@@ -274,10 +271,9 @@ impl HostF32 {
     /// The elements; the dtype was checked by [`fuses`].
     fn f32s(&self) -> &[f32] {
         match self {
-            HostF32::Flex(f) => f.as_slice::<f32>(),
-            HostF32::Data(d) => d.as_slice::<f32>().ok(),
+            HostF32::Flex(f) => f32s(f),
+            HostF32::Data(d) => d.as_slice::<f32>().expect("f32 elements in host memory"),
         }
-        .expect("f32 elements in host memory")
     }
 }
 
