@@ -36,6 +36,19 @@ impl Activation {
         }
     }
 
+    /// `forward(x + probe)` for a flat zero leaf `probe` of x's size, whose gradient is then x's
+    /// (the sparsity probes' dL/dz): on flex autodiff as one fused operation without the
+    /// addition ([`super::fused_act::apply_probed`]), elsewhere as written.
+    pub fn forward_probed<const D: usize>(&self, x: Tensor<D>, probe: Tensor<1>) -> Tensor<D> {
+        match super::fused_act::apply_probed(x.clone(), probe.clone(), self.kind()) {
+            Some(y) => y,
+            None => {
+                let dims = x.dims();
+                self.forward(x + probe.reshape(dims))
+            }
+        }
+    }
+
     /// The kernels' form of this activation.
     pub(super) fn kind(&self) -> ActKind {
         match self {

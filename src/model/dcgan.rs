@@ -253,7 +253,7 @@ impl DcganDiscriminator {
                         .into_nchw(),
                 };
             }
-            x = self.act.forward(tap.tap(l, z));
+            x = tap.tap_act(l, z, &self.act);
         }
         let [b, c, h, w] = x.dims();
         let logits = self.to_logit.forward(x.reshape([b, c * h * w]));
@@ -284,7 +284,7 @@ impl DcganDiscriminator {
                     Norm::Measure => rows::batch_norm_measuring(norm, t),
                 });
             }
-            x = z.map(|t| self.act.forward(tap.tap(l, t)));
+            x = z.map(|t| tap.tap_act(l, t, &self.act));
         }
         // The linear layer's inputs are in NCHW-flattened (c, h, w) order; the rows flatten
         // to (h, w, c), so its weight is reordered to match rather than the activations.

@@ -17,12 +17,10 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use super::kernel::{ActKind, CHUNK, Curve, Identity, Leaky, Relu, contiguous, f32s, flex};
+use super::kernel::{
+    ActKind, CHUNK, Curve, Identity, Leaky, PARALLEL_FROM, Relu, contiguous, f32s, flex,
+};
 use crate::simd::{Kernel, vectorized};
-
-/// Elements from which a pass is split over the thread pool (burn-flex's patched element-wise
-/// threshold, `vendor/burn-flex/PATCHED.md` §2): below it a hand-off costs more than it saves.
-const PARALLEL_FROM: usize = 64 * 1024;
 
 /// Runs the kernel `make` builds for each set of matching chunks of `out`, `a` and `b`, split
 /// over the pool when large.
@@ -101,6 +99,19 @@ struct Saved {
     act: ActKind,
 }
 
+/// The input gradient `dy · act'(x)` of an activation node whose state is `saved`.
+fn input_grad(dy: FlexTensor, saved: Saved) -> FlexTensor {
+    let dy = contiguous(dy);
+    let Saved { x, dims, act } = saved;
+    let (dy, x) = (f32s(&dy), f32s(&x));
+    let dx = match act {
+        ActKind::Identity => backward(dy, x, Identity),
+        ActKind::Relu => backward(dy, x, Relu),
+        ActKind::Leaky(alpha) => backward(dy, x, Leaky(alpha)),
+    };
+    flex(dx, dims)
+}
+
 /// The activation's node in burn's autodiff graph; one parent, x.
 #[derive(Debug)]
 struct ActBackward;
@@ -110,50 +121,104 @@ impl Backward<Flex, 1> for ActBackward {
 
     fn backward(self, ops: Ops<Saved, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
-        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node_x else { return };
-        let Saved { x, dims, act } = ops.state;
-        let (dy, x) = (f32s(&dy), f32s(&x));
-        let dx = match act {
-            ActKind::Identity => backward(dy, x, Identity),
-            ActKind::Relu => backward(dy, x, Relu),
-            ActKind::Leaky(alpha) => backward(dy, x, Leaky(alpha)),
-        };
-        grads.register::<Flex>(node.id, flex(dx, dims));
+        grads.register::<Flex>(node.id, input_grad(dy, ops.state));
     }
 }
 
-/// The activation `kind` applied to `x` as one operation, or `None` where `x` is not a flex
-/// autodiff f32 tensor (the caller then runs the tensor operations).
-pub(super) fn apply<const D: usize>(x: Tensor<D>, kind: ActKind) -> Option<Tensor<D>> {
-    type Ad = Autodiff<Flex>;
+/// The activation's node with a gradient probe riding along; parents x and the probe, a zero
+/// leaf of x's size. It stands for `act(x + p)`: the probe's gradient is x's, handed to both
+/// without the addition's forward pass or its node.
+#[derive(Debug)]
+struct ProbedActBackward;
+
+impl Backward<Flex, 2> for ProbedActBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_p] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let dx = input_grad(dy, ops.state);
+        if let Some(node) = node_p {
+            // The probe is flat; the view shares dx's storage, which both only read.
+            grads.register::<Flex>(node.id, dx.reshape([dx.layout().num_elements()].into()));
+        }
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, dx);
+        }
+    }
+}
+
+/// Whether the fused kernels take `x`: a flex autodiff f32 tensor.
+fn on_flex_autodiff<const D: usize>(x: &Tensor<D>) -> bool {
     let device = x.device();
     // Device equality ignores autodiff, hence both checks (as in `norm_act`).
-    if !(device.is_autodiff() && device == Device::flex()) || x.dtype() != DType::F32 {
-        return None;
-    }
-    let dims = x.dims().to_vec();
-    let x = x.try_into_primitive::<Ad>().ok()?;
-    let host = contiguous(x.primitive().clone());
+    device.is_autodiff() && device == Device::flex() && x.dtype() == DType::F32
+}
+
+/// The activation of `x` (flex, of shape `dims`), and what its backward pass keeps.
+fn activate(x: &FlexTensor, dims: Vec<usize>, kind: ActKind) -> (Saved, FlexTensor) {
+    let host = contiguous(x.clone());
     let y = match kind {
         ActKind::Identity => forward(f32s(&host), Identity),
         ActKind::Relu => forward(f32s(&host), Relu),
         ActKind::Leaky(alpha) => forward(f32s(&host), Leaky(alpha)),
     };
     let y = flex(y, dims.clone());
+    let saved = Saved {
+        x: host,
+        dims,
+        act: kind,
+    };
+    (saved, y)
+}
+
+type Ad = Autodiff<Flex>;
+
+/// The activation `kind` applied to `x` as one operation, or `None` where `x` is not a flex
+/// autodiff f32 tensor (the caller then runs the tensor operations).
+pub(super) fn apply<const D: usize>(x: Tensor<D>, kind: ActKind) -> Option<Tensor<D>> {
+    if !on_flex_autodiff(&x) {
+        return None;
+    }
+    let dims = x.dims().to_vec();
+    let x = x.try_into_primitive::<Ad>().ok()?;
+    let (saved, y) = activate(x.primitive(), dims, kind);
     let out = match ActBackward
         .prepare::<NoCheckpointing>([x.node()])
         .compute_bound()
         .stateful()
     {
-        OpsKind::Tracked(prep) => prep.finish(
-            Saved {
-                x: host,
-                dims,
-                act: kind,
-            },
-            y,
-        ),
+        OpsKind::Tracked(prep) => prep.finish(saved, y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    Some(Tensor::from_primitive::<Ad>(out))
+}
+
+/// `apply` of `x + probe` (`probe` a flat zero leaf of x's size), as one operation: the values
+/// are `apply(x)`'s, and the probe's gradient is x's. `None` where `apply` declines, or where
+/// `probe` is not a flex autodiff tensor of x's size.
+pub(super) fn apply_probed<const D: usize>(
+    x: Tensor<D>,
+    probe: Tensor<1>,
+    kind: ActKind,
+) -> Option<Tensor<D>> {
+    if !on_flex_autodiff(&x) || probe.dims()[0] != x.shape().num_elements() {
+        return None;
+    }
+    let dims = x.dims().to_vec();
+    let (x, probe) = (
+        x.try_into_primitive::<Ad>().ok()?,
+        probe.try_into_primitive::<Ad>().ok()?,
+    );
+    let (saved, y) = activate(x.primitive(), dims, kind);
+    let out = match ProbedActBackward
+        .prepare::<NoCheckpointing>([x.node(), probe.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(saved, y),
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
     Some(Tensor::from_primitive::<Ad>(out))
@@ -217,6 +282,59 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_probed_activation_is_the_activation_of_x_plus_its_probe() {
+        let _lock = crate::seed_lock();
+        let device = Device::flex().autodiff();
+        // Output, x's gradient and the probe's gradient, through a layer before x so that x is
+        // an inner node as in D; `fused` decides how the probe rides along.
+        let pass = |w: &Tensor<2>, up: &Tensor<2>, kind: ActKind, fused: bool| {
+            let w = w.clone().require_grad();
+            let x = w.clone() * 2.0;
+            let probe = Tensor::<1>::zeros([x.shape().num_elements()], &device).require_grad();
+            let y = match fused {
+                true => apply_probed(x, probe.clone(), kind).unwrap(),
+                false => apply(x.clone() + probe.clone().reshape(x.dims()), kind).unwrap(),
+            };
+            let grads = (y.clone() * up.clone()).sum().backward();
+            [
+                y.inner().into_data(),
+                w.grad(&grads).unwrap().into_data(),
+                probe.grad(&grads).unwrap().into_data(),
+            ]
+            .map(|d| d.try_to_vec::<f32>().unwrap())
+        };
+        for n in [100_000, 4] {
+            let mut w: Vec<f32> = Tensor::<2>::random([n, 3], Distribution::Default, &device)
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            w.iter_mut().step_by(7).for_each(|v| *v = 0.0);
+            w.iter_mut().skip(1).step_by(5).for_each(|v| *v -= 0.5);
+            let w = Tensor::<2>::from_data(TensorData::new(w, [n, 3]), &device);
+            let up = Tensor::<2>::random([n, 3], Distribution::Normal(0.0, 1.0), &device);
+            for kind in [ActKind::Relu, ActKind::Leaky(0.2)] {
+                let fused = pass(&w, &up, kind, true);
+                let added = pass(&w, &up, kind, false);
+                for (name, a, b) in [("y", 0, 0), ("dw", 1, 1), ("dprobe", 2, 2)] {
+                    assert_eq!(fused[a], added[b], "{name} (n {n}, {kind:?})");
+                }
+                assert_eq!(
+                    fused[2].len(),
+                    3 * n,
+                    "the probe's gradient is flat, x's size"
+                );
+            }
+        }
+        // A probe of another size, or off flex autodiff: declined, for the caller's addition.
+        let x = Tensor::<2>::random([4, 3], Distribution::Default, &device);
+        let probe = Tensor::<1>::zeros([11], &device).require_grad();
+        assert!(apply_probed(x, probe, ActKind::Relu).is_none());
+        let plain = Tensor::<2>::random([4, 3], Distribution::Default, &Device::flex());
+        let probe = Tensor::<1>::zeros([12], &Device::flex());
+        assert!(apply_probed(plain, probe, ActKind::Relu).is_none());
     }
 
     #[test]

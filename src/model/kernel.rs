@@ -7,6 +7,10 @@ use burn::tensor::TensorData;
 /// Elements per parallel task: large enough that a task outweighs its scheduling.
 pub(crate) const CHUNK: usize = 16 * 1024;
 
+/// Elements from which a pass is split over the thread pool (burn-flex's patched element-wise
+/// threshold, `vendor/burn-flex/PATCHED.md` §2): below it a hand-off costs more than it saves.
+pub(crate) const PARALLEL_FROM: usize = 64 * 1024;
+
 /// The activation as the kernels apply it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum ActKind {

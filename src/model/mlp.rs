@@ -91,7 +91,7 @@ impl MlpDiscriminator {
         let [b, c, h, w] = x.dims();
         let mut x = x.reshape([b, c * h * w]);
         for (l, layer) in self.hidden.iter().enumerate() {
-            x = self.act.forward(tap.tap(l, layer.forward(x)));
+            x = tap.tap_act(l, layer.forward(x), &self.act);
         }
         self.to_logit.forward(x).reshape([b])
     }

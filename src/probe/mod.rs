@@ -2,7 +2,8 @@
 //!
 //! Everything is measured inside the real training step. To get dL/dz for a hidden
 //! pre-activation z (not a leaf, so it cannot `require_grad`), the tap adds a zero leaf
-//! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz. On a GPU the counts are
+//! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz (on flex the addition is
+//! fused into the activation that follows, `Activation::forward_probed`). On a GPU the counts are
 //! reduced on the device and only a few scalars and the per-unit dead flags are read back, in
 //! the same transfer as the losses. On the CPU backends the tensors already lie in host memory,
 //! so D's probes take them (the gradients without a copy) and count in a pass or two over each,
@@ -19,6 +20,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, Gradients};
 
 use crate::model::Tap;
+use crate::model::activation::Activation;
 
 pub use crate::metric::layer_name;
 
@@ -75,8 +77,10 @@ impl SparsityTap {
     }
 }
 
-impl Tap for SparsityTap {
-    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
+impl SparsityTap {
+    /// Records layer `layer`'s pre-activation `z` and returns its probe: a flat zero leaf of
+    /// z's size that requires grad, to be added to z.
+    fn record<const D: usize>(&mut self, layer: usize, z: &Tensor<D>) -> Tensor<1> {
         let dims = z.dims();
         let numel: usize = dims.iter().product();
         let units = dims[1];
@@ -98,7 +102,25 @@ impl Tap for SparsityTap {
         rec.units = units;
         let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();
         rec.probes.push(probe.clone());
+        probe
+    }
+}
+
+impl Tap for SparsityTap {
+    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
+        let dims = z.dims();
+        let probe = self.record(layer, &z);
         z + probe.reshape(dims)
+    }
+
+    fn tap_act<const D: usize>(
+        &mut self,
+        layer: usize,
+        z: Tensor<D>,
+        act: &Activation,
+    ) -> Tensor<D> {
+        let probe = self.record(layer, &z);
+        act.forward_probed(z, probe)
     }
 }
 
@@ -349,9 +371,30 @@ impl<'a> ParamGradZeros<'a> {
         // Another precision is compared as a converted copy; the gradient goes back as it was.
         let f32_copy = (dtype != DType::F32).then(|| data.clone().convert::<f32>());
         let values = f32s(f32_copy.as_ref().unwrap_or(&data));
-        self.host.extend(values.iter().map(|&v| v == 0.0));
+        let start = self.host.len();
+        self.host.resize(start + n, false);
+        zero_mask(values, &mut self.host[start..]);
         param.grad_replace(self.grads, Tensor::from_data(data, (&device, dtype)));
         Some(n)
+    }
+}
+
+/// Sets `mask[i]` to whether `values[i]` is zero, split over the pool when large: D's gradients
+/// are otherwise compared on the training thread alone while the other cores wait.
+fn zero_mask(values: &[f32], mask: &mut [bool]) {
+    use crate::model::kernel::{CHUNK, PARALLEL_FROM};
+    use rayon::prelude::*;
+    let fill = |(mask, values): (&mut [bool], &[f32])| {
+        for (m, &v) in mask.iter_mut().zip(values) {
+            *m = v == 0.0;
+        }
+    };
+    match values.len() < PARALLEL_FROM {
+        true => fill((mask, values)),
+        false => mask
+            .par_chunks_mut(CHUNK)
+            .zip(values.par_chunks(CHUNK))
+            .for_each(fill),
     }
 }
 
@@ -610,6 +653,28 @@ mod tests {
 
     fn floats(t: Tensor<1>) -> Vec<f32> {
         t.into_data().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn zero_masks_mark_exactly_the_zeros_serially_and_split_over_the_pool() {
+        // Below and above the pool's threshold, with +0, −0, NaN and tiny values.
+        for n in [10, 200_000] {
+            let values: Vec<f32> = (0..n)
+                .map(|i| match i % 5 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f32::NAN,
+                    3 => 1e-30,
+                    _ => -(i as f32),
+                })
+                .collect();
+            let mut mask = vec![true; n];
+            mask[n - 1] = false;
+            zero_mask(&values, &mut mask);
+            let expect: Vec<bool> = values.iter().map(|&v| v == 0.0).collect();
+            assert_eq!(mask, expect, "n {n}");
+            assert_eq!(count_where(&mask, |z| z), 2 * n / 5, "n {n}");
+        }
     }
 
     #[test]
