@@ -1,8 +1,10 @@
 //! What the fused flex operations (and the fused Adam) share: the activations as their kernels
 //! apply them, and flex tensors as plain f32 slices in host memory.
 
+use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::tensor::TensorData;
+use burn::prelude::*;
+use burn::tensor::{DType, TensorData};
 
 /// Elements per parallel task: large enough that a task outweighs its scheduling.
 pub(crate) const CHUNK: usize = 16 * 1024;
@@ -97,4 +99,32 @@ pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
 /// A flex tensor of `shape` holding `values`.
 pub(super) fn flex(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// A tensor's elements as f32 in host memory.
+pub(crate) enum HostF32 {
+    /// A contiguous f32 flex tensor, whose buffer is read in place, shared or not.
+    Flex(FlexTensor),
+    /// Any other tensor, taken out of its backend (a copy where it is shared) as f32.
+    Data(TensorData),
+}
+
+impl HostF32 {
+    /// `t`'s elements, read in place on flex when they are f32.
+    pub(crate) fn new<const D: usize>(t: Tensor<D>) -> Self {
+        if t.dtype() == DType::F32
+            && let Ok(f) = t.clone().try_into_primitive::<Flex>()
+        {
+            return HostF32::Flex(contiguous(f));
+        }
+        HostF32::Data(t.into_data().convert::<f32>())
+    }
+
+    /// The elements.
+    pub(crate) fn f32s(&self) -> &[f32] {
+        match self {
+            HostF32::Flex(f) => f32s(f),
+            HostF32::Data(d) => d.as_slice::<f32>().expect("converted to f32"),
+        }
+    }
 }

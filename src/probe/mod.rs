@@ -21,6 +21,7 @@ use burn::tensor::{DType, Gradients};
 
 use crate::model::Tap;
 use crate::model::activation::Activation;
+use crate::model::kernel::HostF32;
 
 pub use crate::metric::layer_name;
 
@@ -305,6 +306,8 @@ pub struct ParamGradZeros<'a> {
     masks: Vec<Tensor<1, Bool>>,
     /// Host path: the zero mask of every parameter so far.
     host: Vec<bool>,
+    /// Host path: its zeros.
+    host_zeros: usize,
     numel: usize,
     /// Each parameter's hidden layer (None: the output layer) and size, in visiting order.
     layers: Vec<(Option<usize>, usize)>,
@@ -326,8 +329,8 @@ enum ParamMask {
     /// Still on the device: read back and counted on the host (one pass over the gradients on
     /// the device and no separate count).
     Device(Box<Tensor<1, Bool>>),
-    /// Compared in host memory.
-    Host(Vec<bool>),
+    /// Compared in host memory, with its zeros counted there.
+    Host { mask: Vec<bool>, zeros: usize },
 }
 
 impl<'a> ParamGradZeros<'a> {
@@ -344,6 +347,7 @@ impl<'a> ParamGradZeros<'a> {
             on_host,
             masks: Vec::new(),
             host: Vec::new(),
+            host_zeros: 0,
             numel: 0,
             layers: Vec::new(),
             path: Vec::new(),
@@ -351,7 +355,10 @@ impl<'a> ParamGradZeros<'a> {
         module.visit(&mut v);
         assert!(v.numel > 0, "the module has parameters with gradients");
         let mask = match on_host {
-            true => ParamMask::Host(v.host),
+            true => ParamMask::Host {
+                mask: v.host,
+                zeros: v.host_zeros,
+            },
             false => ParamMask::Device(Box::new(Tensor::cat(v.masks, 0))),
         };
         ParamZeros {
@@ -361,40 +368,37 @@ impl<'a> ParamGradZeros<'a> {
         }
     }
 
-    /// Appends the zero mask of `param`'s gradient read in host memory: the gradient is taken
-    /// out of `grads` (unshared, so read without a copy) and put back as it was.
+    /// Appends the zero mask of `param`'s gradient read in host memory, where it lies on flex
+    /// (the gradient stays in `grads`, untouched).
     fn compare_on_host<const D: usize>(&mut self, param: &Tensor<D>) -> Option<usize> {
-        let g = param.grad_remove(self.grads)?;
-        let (device, dtype) = (g.device(), g.dtype());
-        let data = g.into_data();
-        let n = data.num_elements();
-        // Another precision is compared as a converted copy; the gradient goes back as it was.
-        let f32_copy = (dtype != DType::F32).then(|| data.clone().convert::<f32>());
-        let values = f32s(f32_copy.as_ref().unwrap_or(&data));
+        let g = HostF32::new(param.grad(self.grads)?);
+        let values = g.f32s();
         let start = self.host.len();
-        self.host.resize(start + n, false);
-        zero_mask(values, &mut self.host[start..]);
-        param.grad_replace(self.grads, Tensor::from_data(data, (&device, dtype)));
-        Some(n)
+        self.host.resize(start + values.len(), false);
+        self.host_zeros += zero_mask(values, &mut self.host[start..]);
+        Some(values.len())
     }
 }
 
-/// Sets `mask[i]` to whether `values[i]` is zero, split over the pool when large: D's gradients
-/// are otherwise compared on the training thread alone while the other cores wait.
-fn zero_mask(values: &[f32], mask: &mut [bool]) {
+/// Sets `mask[i]` to whether `values[i]` is zero and counts the zeros, split over the pool when
+/// large: D's gradients are otherwise compared on the training thread alone while the other
+/// cores wait.
+fn zero_mask(values: &[f32], mask: &mut [bool]) -> usize {
     use crate::model::kernel::{CHUNK, PARALLEL_FROM};
     use rayon::prelude::*;
     let fill = |(mask, values): (&mut [bool], &[f32])| {
         for (m, &v) in mask.iter_mut().zip(values) {
             *m = v == 0.0;
         }
+        count_where(mask, |z| z)
     };
     match values.len() < PARALLEL_FROM {
         true => fill((mask, values)),
         false => mask
             .par_chunks_mut(CHUNK)
             .zip(values.par_chunks(CHUNK))
-            .for_each(fill),
+            .map(fill)
+            .sum(),
     }
 }
 
@@ -546,7 +550,7 @@ impl ProbeTensors {
     pub fn param_mask(&self) -> Option<Tensor<1, Bool>> {
         match &self.param_zeros.mask {
             ParamMask::Device(m) => Some((**m).clone()),
-            ParamMask::Host(_) => None,
+            ParamMask::Host { .. } => None,
         }
     }
 
@@ -570,11 +574,14 @@ impl ProbeTensors {
                 h.dead,
             ),
         };
-        let param_mask = match self.param_zeros.mask {
-            ParamMask::Device(_) => param_mask.expect("the device mask was read back"),
-            ParamMask::Host(m) => m,
+        let (param_mask, param_zeros) = match self.param_zeros.mask {
+            ParamMask::Device(_) => {
+                let mask = param_mask.expect("the device mask was read back");
+                let zeros = count_where(&mask, |z| z);
+                (mask, zeros)
+            }
+            ParamMask::Host { mask, zeros } => (mask, zeros),
         };
-        let param_zeros = count_where(&param_mask, |z| z);
         let mut layers = Vec::with_capacity(self.d.shapes.len());
         let (mut zeros_total, mut numel_total) = (0.0, 0usize);
         for ((&(numel, units), c), dead_mask) in self.d.shapes.iter().zip(counts).zip(dead_masks) {
@@ -871,7 +878,10 @@ mod tests {
                 shapes,
             },
             param_zeros: ParamZeros {
-                mask: ParamMask::Host(param_mask),
+                mask: ParamMask::Host {
+                    zeros: count_where(&param_mask, |z| z),
+                    mask: param_mask,
+                },
                 numel: 5,
                 layers,
             },
@@ -938,7 +948,7 @@ mod param_tests {
     /// The zero mask found, wherever it was found.
     fn mask_of(z: &ParamZeros) -> Vec<bool> {
         match &z.mask {
-            ParamMask::Host(m) => m.clone(),
+            ParamMask::Host { mask, .. } => mask.clone(),
             ParamMask::Device(t) => (**t).clone().into_data().iter::<bool>().collect(),
         }
     }
@@ -962,25 +972,31 @@ mod param_tests {
     }
 
     #[test]
+    #[allow(deprecated)] // ndarray, whose gradients are not read in place
     fn param_grad_zeros_counts_exactly_on_host_and_device() {
         let _lock = crate::seed_lock();
-        let dev = Device::flex().autodiff();
-        let lin = LinearConfig::new(2, 2).init(&dev);
-        let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, -1.0]], &dev);
-        // Only output 0 feeds the loss: weight column 1 (2 entries) and bias 1 get zero gradient.
-        let loss = lin.forward(x).slice([0..2, 0..1]).sum();
-        let mut grads = loss.backward();
-        let before = grad_values(&lin, &grads);
-        // Host first: the device pass after it only finds what the host pass put back.
-        for on_host in [true, false] {
-            let z = ParamGradZeros::comparing(&lin, &mut grads, on_host);
-            assert_eq!(z.numel, 6);
-            // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
-            assert_eq!(mask_of(&z), [false, true, false, true, false, true]);
-            // A lone Linear is no hidden layer.
-            assert_eq!(z.layers, [(None, 4), (None, 2)]);
-            // The optimizer still finds every gradient, unchanged.
-            assert_eq!(grad_values(&lin, &grads), before, "on host: {on_host}");
+        // Flex reads the gradients in place; ndarray's are taken out of the backend.
+        for dev in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let lin = LinearConfig::new(2, 2).init(&dev);
+            let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, -1.0]], &dev);
+            // Only output 0 feeds the loss: weight column 1 (2 entries) and bias 1 get zero
+            // gradient.
+            let loss = lin.forward(x).slice([0..2, 0..1]).sum();
+            let mut grads = loss.backward();
+            let before = grad_values(&lin, &grads);
+            for on_host in [true, false] {
+                let z = ParamGradZeros::comparing(&lin, &mut grads, on_host);
+                assert_eq!(z.numel, 6);
+                // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
+                assert_eq!(mask_of(&z), [false, true, false, true, false, true]);
+                if let ParamMask::Host { zeros, .. } = z.mask {
+                    assert_eq!(zeros, 3, "counted as compared");
+                }
+                // A lone Linear is no hidden layer.
+                assert_eq!(z.layers, [(None, 4), (None, 2)]);
+                // The optimizer still finds every gradient, unchanged.
+                assert_eq!(grad_values(&lin, &grads), before, "on host: {on_host}");
+            }
         }
     }
 

@@ -9,8 +9,6 @@
 
 use std::mem::MaybeUninit;
 
-use burn::backend::Flex;
-use burn::backend::flex::FlexTensor;
 use burn::optim::{
     Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
 };
@@ -19,7 +17,7 @@ use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 use crate::device;
-use crate::model::kernel::{CHUNK, contiguous, f32s};
+use crate::model::kernel::{CHUNK, HostF32};
 
 /// Adam without weight decay or AMSGrad (what `gan` trains with), fused on the CPU.
 #[derive(Clone)]
@@ -249,31 +247,6 @@ impl crate::simd::Kernel for Chunk<'_> {
     fn run(self) {
         self.factors
             .update(self.p, self.out, self.g, self.m, self.v)
-    }
-}
-
-/// A tensor's f32 elements in host memory.
-enum HostF32 {
-    /// A contiguous flex tensor, whose buffer is read in place, shared or not.
-    Flex(FlexTensor),
-    /// Another host backend's tensor, taken out of it (a copy where it is shared).
-    Data(TensorData),
-}
-
-impl HostF32 {
-    fn new<const D: usize>(t: Tensor<D>) -> Self {
-        match t.clone().try_into_primitive::<Flex>() {
-            Ok(f) => HostF32::Flex(contiguous(f)),
-            Err(_) => HostF32::Data(t.into_data()),
-        }
-    }
-
-    /// The elements; the dtype was checked by [`fuses`].
-    fn f32s(&self) -> &[f32] {
-        match self {
-            HostF32::Flex(f) => f32s(f),
-            HostF32::Data(d) => d.as_slice::<f32>().expect("f32 elements in host memory"),
-        }
     }
 }
 
