@@ -300,7 +300,7 @@ fn not_nonpos(v: f32) -> bool {
 /// Finds the exactly-zero entries of every parameter gradient of a module (counted, and kept
 /// for the frozen-weights measure), with the hidden layer of each parameter.
 pub struct ParamGradZeros<'a> {
-    grads: &'a mut Gradients,
+    grads: &'a Gradients,
     on_host: bool,
     /// Device path: each parameter's zero mask.
     masks: Vec<Tensor<1, Bool>>,
@@ -336,12 +336,12 @@ enum ParamMask {
 impl<'a> ParamGradZeros<'a> {
     /// Visits `module`'s parameters and finds the zeros of their gradients in `grads`, on
     /// `device` (D's autodiff device). The gradients keep their values.
-    pub fn of(module: &impl Module, grads: &'a mut Gradients, device: &Device) -> ParamZeros {
+    pub fn of(module: &impl Module, grads: &'a Gradients, device: &Device) -> ParamZeros {
         Self::comparing(module, grads, crate::device::on_host(device))
     }
 
     /// Finds the zeros in host memory when `on_host`, with tensor operations otherwise.
-    fn comparing(module: &impl Module, grads: &'a mut Gradients, on_host: bool) -> ParamZeros {
+    fn comparing(module: &impl Module, grads: &'a Gradients, on_host: bool) -> ParamZeros {
         let mut v = ParamGradZeros {
             grads,
             on_host,
@@ -982,10 +982,10 @@ mod param_tests {
             // Only output 0 feeds the loss: weight column 1 (2 entries) and bias 1 get zero
             // gradient.
             let loss = lin.forward(x).slice([0..2, 0..1]).sum();
-            let mut grads = loss.backward();
+            let grads = loss.backward();
             let before = grad_values(&lin, &grads);
             for on_host in [true, false] {
-                let z = ParamGradZeros::comparing(&lin, &mut grads, on_host);
+                let z = ParamGradZeros::comparing(&lin, &grads, on_host);
                 assert_eq!(z.numel, 6);
                 // Weight [in, out] then bias: column 1 of the weight and bias entry 1 are zero.
                 assert_eq!(mask_of(&z), [false, true, false, true, false, true]);
@@ -1012,10 +1012,10 @@ mod param_tests {
             };
             let d = Discriminator::new(&net, &dev).unwrap();
             let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &dev);
-            let mut grads = d.forward(x, &mut NoTap).sum().backward();
+            let grads = d.forward(x, &mut NoTap).sum().backward();
             let before = grad_values(&d, &grads);
-            let device = ParamGradZeros::comparing(&d, &mut grads, false);
-            let z = ParamGradZeros::comparing(&d, &mut grads, true);
+            let device = ParamGradZeros::comparing(&d, &grads, false);
+            let z = ParamGradZeros::comparing(&d, &grads, true);
             assert_eq!(mask_of(&z), mask_of(&device), "{arch:?}");
             assert_eq!(z.layers, device.layers, "{arch:?}");
             assert_eq!(grad_values(&d, &grads), before, "{arch:?}: gradients kept");

@@ -209,7 +209,7 @@ fn update_discriminator(
     let mut grads = loss.backward();
     let probe = tap.map(|t| {
         let taps = t.finish(&mut grads);
-        (taps, ParamGradZeros::of(d, &mut grads, &device))
+        (taps, ParamGradZeros::of(d, &grads, &device))
     });
     let grads = GradientsParams::from_grads(grads, &*d);
     *d = opt.step(lr, d.clone(), grads);
