@@ -38,8 +38,16 @@ impl Activation {
 
     /// `forward(x + probe)` for a flat zero leaf `probe` of x's size, whose gradient is then x's
     /// (the sparsity probes' dL/dz): on flex autodiff as one fused operation without the
-    /// addition ([`super::fused_act::apply_probed`]), elsewhere as written.
-    pub fn forward_probed<const D: usize>(&self, x: Tensor<D>, probe: Tensor<1>) -> Tensor<D> {
+    /// addition ([`super::fused_act::apply_probed`]), elsewhere as written; `forward(x)`
+    /// without a probe.
+    pub fn forward_probed<const D: usize>(
+        &self,
+        x: Tensor<D>,
+        probe: Option<Tensor<1>>,
+    ) -> Tensor<D> {
+        let Some(probe) = probe else {
+            return self.forward(x);
+        };
         match super::fused_act::apply_probed(x.clone(), probe.clone(), self.kind()) {
             Some(y) => y,
             None => {

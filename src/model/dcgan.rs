@@ -253,7 +253,8 @@ impl DcganDiscriminator {
                         .into_nchw(),
                 };
             }
-            x = tap.tap_act(l, z, &self.act);
+            let probe = tap.look(l, &z);
+            x = self.act.forward_probed(z, probe);
         }
         let [b, c, h, w] = x.dims();
         let logits = self.to_logit.forward(x.reshape([b, c * h * w]));
@@ -284,7 +285,10 @@ impl DcganDiscriminator {
                     Norm::Measure => rows::batch_norm_measuring(norm, t),
                 });
             }
-            x = z.map(|t| tap.tap_act(l, t, &self.act));
+            x = z.map(|t| {
+                let probe = tap.look(l, &t);
+                self.act.forward_probed(t, probe)
+            });
         }
         // The linear layer's inputs are in NCHW-flattened (c, h, w) order; the rows flatten
         // to (h, w, c), so its weight is reordered to match rather than the activations.
@@ -447,12 +451,12 @@ mod tests {
         assert!(d < 1e-6, "running variances differ by {d}");
     }
 
-    /// A tap that looks at every pre-activation and passes it on unchanged.
+    /// A tap that looks at every pre-activation and attaches no probe.
     struct Looking;
 
     impl crate::model::Tap for Looking {
-        fn tap<const D: usize>(&mut self, _: usize, z: Tensor<D>) -> Tensor<D> {
-            z
+        fn look<const D: usize>(&mut self, _: usize, _: &Tensor<D>) -> Option<Tensor<1>> {
+            None
         }
     }
 

@@ -318,8 +318,8 @@ mod tests {
             for kind in [ActKind::Relu, ActKind::Leaky(0.2)] {
                 let fused = pass(&w, &up, kind, true);
                 let added = pass(&w, &up, kind, false);
-                for (name, a, b) in [("y", 0, 0), ("dw", 1, 1), ("dprobe", 2, 2)] {
-                    assert_eq!(fused[a], added[b], "{name} (n {n}, {kind:?})");
+                for (i, name) in ["y", "dw", "dprobe"].into_iter().enumerate() {
+                    assert_eq!(fused[i], added[i], "{name} (n {n}, {kind:?})");
                 }
                 assert_eq!(
                     fused[2].len(),

@@ -1,5 +1,5 @@
-//! What the fused flex operations (and the fused Adam) share: the activations as their kernels
-//! apply them, and flex tensors as plain f32 slices in host memory.
+//! What the fused flex operations, the fused Adam and the probes' host reductions share: the
+//! activations as their kernels apply them, and tensors as plain f32 slices in host memory.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;

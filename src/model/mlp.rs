@@ -91,7 +91,9 @@ impl MlpDiscriminator {
         let [b, c, h, w] = x.dims();
         let mut x = x.reshape([b, c * h * w]);
         for (l, layer) in self.hidden.iter().enumerate() {
-            x = tap.tap_act(l, layer.forward(x), &self.act);
+            let z = layer.forward(x);
+            let probe = tap.look(l, &z);
+            x = self.act.forward_probed(z, probe);
         }
         self.to_logit.forward(x).reshape([b])
     }

@@ -2,23 +2,13 @@
 
 use burn::prelude::*;
 
-use super::activation::Activation;
-
-/// Sees (and may replace) each hidden pre-activation z_l of the discriminator, in layer order.
+/// Sees each hidden pre-activation z_l of the discriminator, in layer order, and may hand back a
+/// gradient probe for it.
 pub trait Tap {
-    /// Called with layer `l`'s pre-activation; returns the tensor the forward pass continues with.
-    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D>;
-
-    /// `act` of the tapped `z`: the forward pass's hidden activation, which a tap may fuse
-    /// with what it adds.
-    fn tap_act<const D: usize>(
-        &mut self,
-        layer: usize,
-        z: Tensor<D>,
-        act: &Activation,
-    ) -> Tensor<D> {
-        act.forward(self.tap(layer, z))
-    }
+    /// Looks at layer `l`'s pre-activation; returns a probe to attach to it, if any: a flat zero
+    /// leaf of z's size that requires grad, whose gradient becomes dL/dz
+    /// ([`super::activation::Activation::forward_probed`]).
+    fn look<const D: usize>(&mut self, layer: usize, z: &Tensor<D>) -> Option<Tensor<1>>;
 
     /// Whether the tap looks at the pre-activations at all: when it does not, the forward
     /// pass may fuse batch norm and the activation, so no pre-activation tensor exists.
@@ -27,12 +17,12 @@ pub trait Tap {
     }
 }
 
-/// The tap of a plain forward pass: passes everything through untouched.
+/// The tap of a plain forward pass: looks at nothing.
 pub struct NoTap;
 
 impl Tap for NoTap {
-    fn tap<const D: usize>(&mut self, _layer: usize, z: Tensor<D>) -> Tensor<D> {
-        z
+    fn look<const D: usize>(&mut self, _layer: usize, _z: &Tensor<D>) -> Option<Tensor<1>> {
+        None
     }
 
     fn active(&self) -> bool {
@@ -40,25 +30,10 @@ impl Tap for NoTap {
     }
 }
 
-/// An optional tap: taps when present, passes through when `None`.
+/// An optional tap: looks when present.
 impl<T: Tap> Tap for Option<T> {
-    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
-        match self {
-            Some(t) => t.tap(layer, z),
-            None => z,
-        }
-    }
-
-    fn tap_act<const D: usize>(
-        &mut self,
-        layer: usize,
-        z: Tensor<D>,
-        act: &Activation,
-    ) -> Tensor<D> {
-        match self {
-            Some(t) => t.tap_act(layer, z, act),
-            None => act.forward(z),
-        }
+    fn look<const D: usize>(&mut self, layer: usize, z: &Tensor<D>) -> Option<Tensor<1>> {
+        self.as_mut().and_then(|t| t.look(layer, z))
     }
 
     fn active(&self) -> bool {

@@ -1,11 +1,11 @@
 //! Gradient-sparsity probes: what ReLU vs LeakyReLU does to the gradient inside D.
 //!
 //! Everything is measured inside the real training step. To get dL/dz for a hidden
-//! pre-activation z (not a leaf, so it cannot `require_grad`), the tap adds a zero leaf
-//! `p` that requires grad: z + p has the same values, and dL/dp = dL/dz (on flex the addition is
-//! fused into the activation that follows, `Activation::forward_probed`). On a GPU the counts are
-//! reduced on the device and only a few scalars and the per-unit dead flags are read back, in
-//! the same transfer as the losses. On the CPU backends the tensors already lie in host memory,
+//! pre-activation z (not a leaf, so it cannot `require_grad`), the tap hands the forward pass a
+//! zero leaf `p` that requires grad: z + p has the same values, and dL/dp = dL/dz
+//! (`Activation::forward_probed` attaches it; on flex without the addition, inside the
+//! activation's own node). On a GPU the counts are reduced on the device and only a few scalars
+//! and the per-unit dead flags are read back, in the same transfer as the losses. On the CPU backends the tensors already lie in host memory,
 //! so D's probes take them (the gradients without a copy) and count in a pass or two over each,
 //! instead of a chain of tensor operations that each walk the data; G's image probe (one small
 //! tensor per step) keeps its tensor reduction everywhere. See DESIGN.md,
@@ -18,10 +18,10 @@ pub mod probe_set;
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::{DType, Gradients};
+use rayon::prelude::*;
 
 use crate::model::Tap;
-use crate::model::activation::Activation;
-use crate::model::kernel::HostF32;
+use crate::model::kernel::{CHUNK, HostF32, PARALLEL_FROM};
 
 pub use crate::metric::layer_name;
 
@@ -78,10 +78,9 @@ impl SparsityTap {
     }
 }
 
-impl SparsityTap {
-    /// Records layer `layer`'s pre-activation `z` and returns its probe: a flat zero leaf of
-    /// z's size that requires grad, to be added to z.
-    fn record<const D: usize>(&mut self, layer: usize, z: &Tensor<D>) -> Tensor<1> {
+impl Tap for SparsityTap {
+    /// Records the pre-activation's signs and returns its probe.
+    fn look<const D: usize>(&mut self, layer: usize, z: &Tensor<D>) -> Option<Tensor<1>> {
         let dims = z.dims();
         let numel: usize = dims.iter().product();
         let units = dims[1];
@@ -103,25 +102,7 @@ impl SparsityTap {
         rec.units = units;
         let probe = Tensor::<1>::zeros([numel], &self.device).require_grad();
         rec.probes.push(probe.clone());
-        probe
-    }
-}
-
-impl Tap for SparsityTap {
-    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
-        let dims = z.dims();
-        let probe = self.record(layer, &z);
-        z + probe.reshape(dims)
-    }
-
-    fn tap_act<const D: usize>(
-        &mut self,
-        layer: usize,
-        z: Tensor<D>,
-        act: &Activation,
-    ) -> Tensor<D> {
-        let probe = self.record(layer, &z);
-        act.forward_probed(z, probe)
+        Some(probe)
     }
 }
 
@@ -384,8 +365,6 @@ impl<'a> ParamGradZeros<'a> {
 /// large: D's gradients are otherwise compared on the training thread alone while the other
 /// cores wait.
 fn zero_mask(values: &[f32], mask: &mut [bool]) -> usize {
-    use crate::model::kernel::{CHUNK, PARALLEL_FROM};
-    use rayon::prelude::*;
     let fill = |(mask, values): (&mut [bool], &[f32])| {
         for (m, &v) in mask.iter_mut().zip(values) {
             *m = v == 0.0;
@@ -658,6 +637,15 @@ mod tests {
     use super::*;
     use burn::tensor::activation::relu;
 
+    /// `z + p` with the probe `tap` hands out for `z`, as the tensor path attaches it.
+    fn tapped<const D: usize>(tap: &mut SparsityTap, layer: usize, z: Tensor<D>) -> Tensor<D> {
+        let probe = tap
+            .look(layer, &z)
+            .expect("a sparsity tap probes every layer");
+        let dims = z.dims();
+        z + probe.reshape(dims)
+    }
+
     fn floats(t: Tensor<1>) -> Vec<f32> {
         t.into_data().try_into_vec().unwrap()
     }
@@ -708,7 +696,7 @@ mod tests {
                 Tensor::<2>::from_floats([[1.0, -1.0, 0.0], [2.0, -3.0, 4.0]], &dev).require_grad();
             let upstream = Tensor::<2>::from_floats([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], &dev);
             let mut tap = SparsityTap::reducing(&dev, on_host);
-            let h = relu(tap.tap(0, z.clone()));
+            let h = relu(tapped(&mut tap, 0, z.clone()));
             let mut grads = (h * upstream).sum().backward();
             // dL/dz = upstream where z > 0: [[1,0,0],[0,0,1]] -> 4 zeros of 6.
             let stats = tap.finish(&mut grads);
@@ -731,7 +719,7 @@ mod tests {
             // Unit 0 positive only in the second batch: not dead over the whole update.
             let a = Tensor::<2>::from_floats([[-1.0, 2.0]], &dev);
             let b = Tensor::<2>::from_floats([[3.0, -2.0]], &dev);
-            let loss = relu(tap.tap(0, a)).sum() + relu(tap.tap(0, b)).sum();
+            let loss = relu(tapped(&mut tap, 0, a)).sum() + relu(tapped(&mut tap, 0, b)).sum();
             let stats = tap.finish(&mut loss.backward());
             assert_eq!(stats.shapes, [(4, 2)]);
             let (counts, dead) = tests_support::read_stats(stats);
@@ -786,7 +774,9 @@ mod tests {
                     .collect::<Vec<_>>();
                 let w4 = Tensor::<4>::from_data(TensorData::new(w4, [2, 3, 2, 2]), &dev);
                 let w2 = Tensor::<2>::from_data(TensorData::new(w2, [4, 3]), &dev);
-                loss = loss + (relu(tap.tap(0, m)) * w4).sum() + (tap.tap(1, r) * w2).sum();
+                loss = loss
+                    + (relu(tapped(&mut tap, 0, m)) * w4).sum()
+                    + (tapped(&mut tap, 1, r) * w2).sum();
             }
             let stats = tap.finish(&mut loss.backward());
             assert_eq!(stats.shapes, [(48, 3), (24, 3)]);

@@ -37,18 +37,18 @@ pub struct ProbeReading {
     pub dead_fake_only: Vec<Vec<bool>>,
 }
 
-/// Records each layer's per-unit maximum and passes the pre-activation on.
+/// Records each layer's per-unit maximum; attaches no probe.
 #[derive(Default)]
 struct MaxTap(Vec<Tensor<1>>);
 
 impl Tap for MaxTap {
-    fn tap<const D: usize>(&mut self, layer: usize, z: Tensor<D>) -> Tensor<D> {
+    fn look<const D: usize>(&mut self, layer: usize, z: &Tensor<D>) -> Option<Tensor<1>> {
         if self.0.len() <= layer {
             self.0
                 .resize_with(layer + 1, || Tensor::<1>::empty([0], &z.device()));
         }
         self.0[layer] = unit_max(z.clone());
-        z
+        None
     }
 }
 
